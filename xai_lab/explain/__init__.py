@@ -1,0 +1,20 @@
+"""Explainers behind one API: ``get(name, **settings).explain(model, images, target)``.
+
+>>> from xai_lab import explain
+>>> explain.available()                                  # doctest: +SKIP
+['deep_taylor', 'deep_taylor.bounded', 'gradcam', 'gradcam++', ...]
+>>> e = explain.get("gradcam").explain(model, images)    # doctest: +SKIP
+"""
+
+from .base import Explainer, MapResult, UnsupportedModelError, available, get, register
+from .explanation import Explanation
+
+__all__ = [
+    "Explainer",
+    "Explanation",
+    "MapResult",
+    "UnsupportedModelError",
+    "available",
+    "get",
+    "register",
+]

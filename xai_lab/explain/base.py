@@ -1,0 +1,238 @@
+"""The Explainer base class and the registry of methods.
+
+An explainer is one class per method: settings in ``__init__``, data in one verb,
+``explain(model, images, target=None) -> Explanation``. Subclasses implement
+:meth:`Explainer._explain` only; the base class prepares the images, computes the prediction,
+resolves the targets, times the work and builds the :class:`Explanation`.
+
+Register a new method with :func:`register`; the conformance suite in
+``tests/conformance`` then checks it (batching, targets, determinism, never modifying the
+user's model) without further work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .explanation import Explanation
+
+
+class UnsupportedModelError(ValueError):
+    """The explainer cannot handle this model (a layer it does not know, no conv layer, ...)."""
+
+
+@dataclass
+class MapResult:
+    """What :meth:`Explainer._explain` returns: maps at input resolution and optional extras."""
+
+    maps: np.ndarray
+    raw_maps: np.ndarray | None = None
+    attributions: np.ndarray | None = None
+    layer: str | None = None
+
+
+def as_model_input(images: Any) -> np.ndarray:
+    """Images as a float32 (N, H, W, C) batch in [0, 1].
+
+    ``uint8`` input is divided by 255; a single image (H, W, C) or a grey batch (N, H, W)
+    gains the missing axis. Float input is used as it is (assumed already scaled).
+    """
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"images must be uint8 or floating point, got dtype {x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if x.ndim == 3:
+        # (H, W, C) with a small channel axis is one image; otherwise a grey batch.
+        x = x[None] if x.shape[-1] in (1, 3, 4) else x[..., None]
+    elif x.ndim == 2:
+        x = x[None, ..., None]
+    if x.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {np.shape(images)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("images contain NaN or infinite values")
+    return x
+
+
+def model_input_shape(model: Any) -> tuple[int | None, ...]:
+    shape = model.inputs[0].shape
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def check_input_fits(model: Any, x: np.ndarray) -> None:
+    """Raise a clear error when the images do not fit the model's input."""
+    expected = model_input_shape(model)[1:]
+    got = x.shape[1:]
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got)):
+        raise ValueError(
+            f"images of shape {got} do not fit the model's input {expected}; "
+            "resize them (xai_lab.data.resize) or choose a matching model"
+        )
+
+
+def predict_logits(model: Any, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """The model's outputs (logits by this package's convention) for a batch, as float32."""
+    outs = []
+    for i in range(0, len(x), batch_size):
+        out = model(x[i : i + batch_size], training=False)
+        if isinstance(out, (list, tuple)):
+            out = out[0]
+        outs.append(np.asarray(out, dtype=np.float32))
+    logits = np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
+    if logits.ndim != 2:
+        raise UnsupportedModelError(
+            f"the model's output has shape {logits.shape}; explainers need (N, n_classes) scores"
+        )
+    return logits
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resolve_targets(target: Any, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """``None`` -> the predicted classes; an int -> that class for all; a sequence -> one each."""
+    n = len(predictions)
+    if target is None:
+        return predictions.astype(np.int64)
+    t = np.asarray(target)
+    if t.ndim == 0:
+        t = np.full(n, int(t))
+    if t.shape != (n,):
+        raise ValueError(f"target must be None, an int or one int per image ({n}), got shape {t.shape}")
+    if not np.issubdtype(t.dtype, np.integer):
+        if not np.all(np.mod(t, 1) == 0):
+            raise ValueError(f"targets must be class indices, got {t}")
+    t = t.astype(np.int64)
+    bad = (t < 0) | (t >= n_classes)
+    if bad.any():
+        raise ValueError(f"target class {int(t[bad][0])} is outside 0..{n_classes - 1}")
+    return t
+
+
+class Explainer:
+    """Base class of all explainers. Subclasses set ``name`` and implement ``_explain``."""
+
+    name: ClassVar[str] = "explainer"
+    #: Short human description (used by widgets and reports).
+    title: ClassVar[str] = ""
+    #: The paper the method comes from (numpy-style reference string).
+    reference: ClassVar[str] = ""
+
+    def __init__(self, **parameters: Any) -> None:
+        self.parameters: dict[str, Any] = dict(parameters)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
+        return f"{type(self).__name__}({args})"
+
+    def check_model(self, model: Any) -> None:
+        """Raise :class:`UnsupportedModelError` when this method cannot explain ``model``."""
+
+    def explain(self, model: Any, images: Any, target: Any = None) -> Explanation:
+        """Explain ``model``'s decision for each image.
+
+        Parameters
+        ----------
+        model : keras.Model
+            A model whose output is (N, n_classes) logits. It is never modified.
+        images : array-like
+            (N, H, W, C) images, uint8 in [0, 255] or float in [0, 1]; one image (H, W, C) works too.
+        target : None, int or sequence of int
+            The class to explain: ``None`` for the predicted class, an int for every image,
+            or one int per image.
+
+        Returns
+        -------
+        Explanation
+        """
+        self.check_model(model)
+        x = as_model_input(images)
+        check_input_fits(model, x)
+        logits = predict_logits(model, x)
+        probabilities = softmax(logits)
+        predictions = logits.argmax(axis=1).astype(np.int64)
+        targets = resolve_targets(target, predictions, logits.shape[1])
+        start = time.perf_counter()
+        result = self._explain(model, x, targets)
+        seconds = time.perf_counter() - start
+        maps = np.asarray(result.maps, dtype=np.float32)
+        return Explanation(
+            maps=maps,
+            inputs=x,
+            targets=targets,
+            predictions=predictions,
+            probabilities=probabilities,
+            method=self.name,
+            parameters=_jsonable(self.parameters),
+            layer=result.layer,
+            seconds=seconds,
+            raw_maps=result.raw_maps,
+            attributions=result.attributions,
+        )
+
+    def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
+        raise NotImplementedError
+
+
+def _jsonable(parameters: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if isinstance(value, np.ndarray):
+            out[key] = f"array{value.shape}"
+        elif isinstance(value, (str, int, float, bool, type(None))):
+            out[key] = value
+        elif isinstance(value, (list, tuple)) and all(
+            isinstance(v, (str, int, float, bool)) for v in value
+        ):
+            out[key] = list(value)
+        else:
+            out[key] = repr(value)
+    return out
+
+
+# ---------------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, tuple[type[Explainer], dict[str, Any]]] = {}
+
+
+def register(name: str | None = None, **preset: Any):
+    """Class decorator: make an explainer available as ``get(name)``.
+
+    ``preset`` settings are passed to the constructor (``deep_taylor.bounded`` is the
+    ``LRP`` class with the bounded first-layer rule). Settings given to :func:`get` win.
+    """
+
+    def decorator(cls: type[Explainer]) -> type[Explainer]:
+        key = name or cls.name
+        if key in _REGISTRY and _REGISTRY[key][0] is not cls:
+            raise ValueError(f"an explainer named {key!r} is already registered")
+        _REGISTRY[key] = (cls, dict(preset))
+        return cls
+
+    return decorator
+
+
+def get(name: str, **settings: Any) -> Explainer:
+    """An explainer by registry name, with ``settings`` passed to its constructor."""
+    from . import methods  # noqa: F401  (imports every method module, which registers it)
+
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown explainer {name!r}; available: {', '.join(available())}")
+    cls, preset = _REGISTRY[name]
+    explainer = cls(**{**preset, **settings})
+    explainer.name = name  # the registry name, so presets report themselves
+    return explainer
+
+
+def available() -> list[str]:
+    """Names of all registered explainers."""
+    from . import methods  # noqa: F401
+
+    return sorted(_REGISTRY)
