@@ -13,6 +13,9 @@ XAI_LAB_SEED
     The default random seed (default 0).
 XAI_LAB_OFFLINE
     ``1`` forbids downloads (the loaders then say where they looked and how to get the file).
+XAI_LAB_MODELS_DIR
+    Where trained models live (one folder per model, as ``xai-lab train --out`` writes them);
+    default ``<cache>/models``. The clinician explorer lists them.
 """
 
 from __future__ import annotations
@@ -56,3 +59,9 @@ def seed() -> int:
     """The default random seed (``XAI_LAB_SEED``, default 0)."""
     value = os.environ.get("XAI_LAB_SEED", "").strip()
     return int(value) if value else DEFAULT_SEED
+
+
+def models_dir() -> Path:
+    """Trained models folder (``XAI_LAB_MODELS_DIR``, default ``<cache_dir>/models``)."""
+    value = os.environ.get("XAI_LAB_MODELS_DIR", "").strip()
+    return Path(value).expanduser() if value else cache_dir() / "models"
