@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import models
 from .explanation import Explanation
 
 
@@ -36,65 +37,31 @@ class MapResult:
 
 
 def as_model_input(images: Any) -> np.ndarray:
-    """Images as a float32 (N, H, W, C) batch in [0, 1].
+    """Images as a float32 (N, H, W, C) batch in [0, 1] (see :func:`xai_lab.models.as_input`).
 
-    ``uint8`` input is divided by 255; a single image (H, W, C) or a grey batch (N, H, W)
-    gains the missing axis. Float input is used as it is (assumed already scaled).
+    Besides what ``models.as_input`` accepts (uint8 divided by 255, grey (N, H, W) batches),
+    one image (H, W, C) with 1, 3 or 4 channels gains the batch axis, and non-finite values
+    are refused.
     """
     x = np.asarray(images)
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255.0
-    elif not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"images must be uint8 or floating point, got dtype {x.dtype}")
-    x = x.astype(np.float32, copy=False)
-    if x.ndim == 3:
-        # (H, W, C) with a small channel axis is one image; otherwise a grey batch.
-        x = x[None] if x.shape[-1] in (1, 3, 4) else x[..., None]
+    if x.ndim == 3 and x.shape[-1] in (1, 3, 4):
+        x = x[None]
     elif x.ndim == 2:
-        x = x[None, ..., None]
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, H, W, C), got shape {np.shape(images)}")
+        x = x[None]
+    x = models.as_input(x)
     if not np.all(np.isfinite(x)):
         raise ValueError("images contain NaN or infinite values")
     return x
 
 
-def model_input_shape(model: Any) -> tuple[int | None, ...]:
-    shape = model.inputs[0].shape
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def check_input_fits(model: Any, x: np.ndarray) -> None:
-    """Raise a clear error when the images do not fit the model's input."""
-    expected = model_input_shape(model)[1:]
-    got = x.shape[1:]
-    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got)):
-        raise ValueError(
-            f"images of shape {got} do not fit the model's input {expected}; "
-            "resize them (xai_lab.data.resize) or choose a matching model"
-        )
-
-
-def predict_logits(model: Any, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """The model's outputs (logits by this package's convention) for a batch, as float32."""
-    outs = []
-    for i in range(0, len(x), batch_size):
-        out = model(x[i : i + batch_size], training=False)
-        if isinstance(out, (list, tuple)):
-            out = out[0]
-        outs.append(np.asarray(out, dtype=np.float32))
-    logits = np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
-    if logits.ndim != 2:
+def predict_logits(model: Any, x: np.ndarray) -> np.ndarray:
+    """The model's (N, n_classes) outputs, with a clear error for models that give other shapes."""
+    if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         raise UnsupportedModelError(
-            f"the model's output has shape {logits.shape}; explainers need (N, n_classes) scores"
+            f"the model's outputs have shapes {[tuple(o.shape) for o in model.outputs]}; "
+            "explainers need one (N, n_classes) output of scores (logits)"
         )
-    return logits
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return models.predict_logits(model, x)
 
 
 def resolve_targets(target: Any, predictions: np.ndarray, n_classes: int) -> np.ndarray:
@@ -155,9 +122,8 @@ class Explainer:
         """
         self.check_model(model)
         x = as_model_input(images)
-        check_input_fits(model, x)
-        logits = predict_logits(model, x)
-        probabilities = softmax(logits)
+        logits = predict_logits(model, x)  # checks that the images fit the model's input
+        probabilities = models.probabilities(logits)
         predictions = logits.argmax(axis=1).astype(np.int64)
         targets = resolve_targets(target, predictions, logits.shape[1])
         start = time.perf_counter()
