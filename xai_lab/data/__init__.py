@@ -1,0 +1,57 @@
+"""The data layer: dataset table, loaders, phantoms, image IO, splits, hygiene, tf.data.
+
+Nothing here imports TensorFlow at import time (``make_tf_dataset`` imports it when called).
+
+>>> from xai_lab import data
+>>> ds = data.load("pneumoniamnist", "val")           # doctest: +SKIP
+>>> ds.images.shape, ds.class_counts                   # doctest: +SKIP
+((524, 28, 28, 1), array([135, 389]))
+>>> ph = data.phantoms.make("skin", 70, seed=0)        # synthetic, with lesion masks
+>>> ph.images.shape, ph.masks.shape
+((70, 28, 28, 3), (70, 28, 28))
+"""
+
+from __future__ import annotations
+
+from . import phantoms
+from .dataset import Dataset
+from .errors import (
+    CorruptFileError,
+    DatasetNotFoundError,
+    DownloadError,
+    ImageReadError,
+    SplitNotFoundError,
+)
+from .hygiene import DuplicateReport, find_duplicates, split_overlaps
+from .images import prepare_for_model, read_image, resize
+from .info import INFO, get_info
+from .loaders import load, load_best, load_image_folder, locate, read_npz_split
+from .pipeline import class_weights, make_tf_dataset
+from .splits import grouped_split, stratified_split
+
+__all__ = [
+    "INFO",
+    "CorruptFileError",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "DuplicateReport",
+    "ImageReadError",
+    "SplitNotFoundError",
+    "class_weights",
+    "find_duplicates",
+    "get_info",
+    "grouped_split",
+    "load",
+    "load_best",
+    "load_image_folder",
+    "locate",
+    "make_tf_dataset",
+    "phantoms",
+    "prepare_for_model",
+    "read_image",
+    "read_npz_split",
+    "resize",
+    "split_overlaps",
+    "stratified_split",
+]
