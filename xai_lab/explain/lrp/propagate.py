@@ -1,0 +1,230 @@
+"""Forward pass and relevance propagation over a :class:`~.canonize.CanonicalGraph`.
+
+Relevance rules for the non-linear ops (as iNNvestigate's ``deep_taylor``, which passes
+relevance "along the gradient" through them):
+
+* ReLU: ``R_in = R_out * [x > 0]``;
+* max pooling (local and global): winner takes all (TensorFlow's max-pool gradient);
+* Flatten, Reshape: reshaped back;
+* average pooling (local and global): ``avgpool="z"`` (the z rule on the mean,
+  ``R_i = x_i / sum_window x * R_j``, conserving) or ``avgpool="gradient"`` (``R_j`` spread
+  evenly over the window, as iNNvestigate 2.1.2's ``deep_taylor``: relevance that lands on a
+  zero activation is then dropped by the ReLU below, so it does not conserve);
+* Dropout and other inference-time identities: unchanged;
+* Add: ``add="z"`` splits ``R`` in proportion to the summands, ``R_k = x_k / sum_k' x_k' * R``
+  (the z rule on the sum, conserving; ``safe_div``); ``add="gradient"`` copies ``R`` to every
+  summand, as iNNvestigate 2.1.2's ``deep_taylor`` does (not conserving).
+
+A tensor read by several ops (a residual branch point) receives the sum of their relevances.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .canonize import CanonicalGraph, Op, canonize
+from .rules import Rule, apply_linear, safe_div
+
+
+def _op_forward(op: Op, xs: list[Any]) -> Any:
+    import tensorflow as tf
+
+    x = xs[0]
+    if op.kind == "linear":
+        w, b = op.params()
+        z = apply_linear(op, x, w)
+        if b is not None:
+            z = z + b
+        return tf.nn.relu(z) if op.activation == "relu" else z
+    if op.kind == "relu":
+        return tf.nn.relu(x)
+    if op.kind == "maxpool":
+        c = op.config
+        return tf.nn.max_pool2d(x, c["ksize"], c["strides"], c["padding"])
+    if op.kind == "avgpool":
+        c = op.config
+        return tf.nn.avg_pool2d(x, c["ksize"], c["strides"], c["padding"])
+    if op.kind == "gap":
+        return tf.reduce_mean(x, axis=[1, 2], keepdims=op.config["keepdims"])
+    if op.kind == "gmp":
+        return tf.reduce_max(x, axis=[1, 2], keepdims=op.config["keepdims"])
+    if op.kind == "reshape":
+        return tf.reshape(x, (-1, *op.config["shape"]))
+    if op.kind == "add":
+        return tf.add_n(xs)
+    if op.kind == "identity":
+        return x
+    raise ValueError(f"unknown op kind {op.kind!r}")
+
+
+def forward_activations(graph: CanonicalGraph, x: Any) -> dict[int, Any]:
+    """All tensors of the canonical graph for input ``x`` (id -> tensor)."""
+    import tensorflow as tf
+
+    values: dict[int, Any] = {0: tf.convert_to_tensor(x, tf.float32)}
+    for op in graph.ops:
+        values[op.output] = _op_forward(op, [values[i] for i in op.inputs])
+    return values
+
+
+@dataclass(frozen=True)
+class RuleMap:
+    """Which rule each linear op gets, and how Add and the output are handled."""
+
+    conv: Rule
+    dense: Rule
+    bn: Rule
+    first: Rule | None
+    add: str = "z"
+    avgpool: str = "z"
+    output_relu: bool = False
+
+    def for_op(self, op: Op) -> Rule:
+        if op.first and self.first is not None:
+            return self.first
+        if op.linear == "conv":
+            return self.conv
+        if op.linear == "dense":
+            return self.dense
+        return self.bn
+
+
+def _nonneg_tensors(graph: CanonicalGraph) -> set[int]:
+    """Tensor ids known to be >= 0 (ReLU outputs and what pooling/reshaping keeps)."""
+    nonneg: set[int] = set()
+    for op in graph.ops:
+        if (op.kind == "relu" or (op.kind == "linear" and op.activation == "relu")) or (
+            op.kind in ("maxpool", "avgpool", "gap", "gmp", "reshape", "identity")
+            and op.inputs[0] in nonneg
+        ):
+            nonneg.add(op.output)
+    return nonneg
+
+
+def _vjp(op: Op, x: Any, r: Any) -> Any:
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = _op_forward(op, [x])
+    return tape.gradient(y, x, output_gradients=r)
+
+
+def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tuple[Any, Any]:
+    """Input relevance (shape of ``x``) and logits, starting from the target logits."""
+    import tensorflow as tf
+
+    values = forward_activations(graph, x)
+    logits = values[graph.output]
+    start = tf.gather(logits, targets, axis=1, batch_dims=1)
+    if rules.output_relu:
+        start = tf.nn.relu(start)
+    n_classes = tf.shape(logits)[1]
+    rel: dict[int, Any] = {graph.output: tf.one_hot(targets, n_classes) * start[:, None]}
+    nonneg = _nonneg_tensors(graph)
+
+    def give(tensor: int, r: Any) -> None:
+        rel[tensor] = r if tensor not in rel else rel[tensor] + r
+
+    for op in reversed(graph.ops):
+        r = rel.pop(op.output, None)
+        if r is None:
+            continue  # nothing reaches this op (a dead branch)
+        xs = [values[i] for i in op.inputs]
+        x_in = xs[0]
+        if op.kind == "linear":
+            w, b = op.params()
+            give(op.inputs[0], rules.for_op(op).relevance(op, x_in, r, w, b,
+                                                          op.inputs[0] in nonneg))
+        elif op.kind == "relu":
+            give(op.inputs[0], r * tf.cast(x_in > 0, r.dtype))
+        elif op.kind in ("avgpool", "gap") and rules.avgpool == "z":
+            give(op.inputs[0], x_in * _vjp(op, x_in, safe_div(r, values[op.output])))
+        elif op.kind in ("maxpool", "avgpool", "gap", "gmp", "reshape"):
+            give(op.inputs[0], _vjp(op, x_in, r))
+        elif op.kind == "identity":
+            give(op.inputs[0], r)
+        elif op.kind == "add":
+            if rules.add == "gradient":
+                for i in op.inputs:
+                    give(i, r)
+            else:
+                s = safe_div(r, values[op.output])
+                for i, xi in zip(op.inputs, xs, strict=True):
+                    give(i, xi * s)
+        else:  # pragma: no cover - canonize only emits the kinds above
+            raise ValueError(f"unknown op kind {op.kind!r}")
+    r0 = rel.get(0)
+    if r0 is None:
+        r0 = tf.zeros_like(values[0])
+    return r0, logits
+
+
+class Analyzer:
+    """A compiled relevance function for one (model, rules) pair.
+
+    The ``tf.function`` has a fixed input signature ``(None, H, W, C)`` so that it is traced
+    once and reused for every batch size.
+    """
+
+    def __init__(self, graph: CanonicalGraph, rules: RuleMap) -> None:
+        import tensorflow as tf
+
+        self.graph = graph
+        self.rules = rules
+        spec = (
+            tf.TensorSpec(graph.input_shape, tf.float32),
+            tf.TensorSpec((None,), tf.int32),
+        )
+
+        def run(x: Any, targets: Any) -> tuple[Any, Any]:
+            return relevance(graph, rules, x, targets)
+
+        # a closure per analyzer (not a bound method): TensorFlow counts traces per Python
+        # function, and one trace per analyzer is expected
+        self._fn = tf.function(run, input_signature=spec, reduce_retracing=True)
+
+    def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Relevance (N, H, W, C) and logits (N, K) as float32 numpy arrays."""
+        rs, ls = [], []
+        t = np.asarray(targets, np.int32)
+        for i in range(0, len(x), batch_size):
+            r, logits = self._fn(x[i : i + batch_size], t[i : i + batch_size])
+            rs.append(r.numpy())
+            ls.append(logits.numpy())
+        return np.concatenate(rs).astype(np.float32), np.concatenate(ls).astype(np.float32)
+
+    @property
+    def traces(self) -> int:
+        """How many times the function was traced (1 after any number of calls)."""
+        return int(self._fn.experimental_get_tracing_count())
+
+
+_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def graph_for(model: Any, fold_batchnorm: bool = True) -> CanonicalGraph:
+    """The canonical graph of ``model``, built once per model (weights are read live)."""
+    with _LOCK:
+        entry = _CACHE.setdefault(model, {})
+        key = ("graph", bool(fold_batchnorm))
+        if key not in entry:
+            entry[key] = canonize(model, fold_batchnorm=fold_batchnorm)
+        return entry[key]
+
+
+def analyzer_for(model: Any, key: Any, rules: RuleMap, fold_batchnorm: bool = True) -> Analyzer:
+    """The compiled analyzer of ``model`` for the rule settings ``key``, built once."""
+    graph = graph_for(model, fold_batchnorm)
+    with _LOCK:
+        entry = _CACHE[model]
+        if key not in entry:
+            entry[key] = Analyzer(graph, rules)
+        return entry[key]

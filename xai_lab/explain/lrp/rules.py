@@ -1,0 +1,297 @@
+"""LRP / deep Taylor rules for linear layers (Conv2D, Dense, an elementwise affine BatchNorm).
+
+Notation for one linear layer: input ``x_i``, weights ``w_ij``, bias ``b_j``,
+pre-activation ``z_j = sum_i x_i w_ij + b_j``, relevance ``R_j`` of output ``j`` (at the
+layer's output, after its activation). Each rule maps ``R_j`` to input relevances ``R_i``.
+``w^+ = max(w, 0)``, ``w^- = min(w, 0)``, likewise ``x^+``, ``x^-``. All rules are
+computed with the gradient trick: ``sum_j w_ij s_j`` is the vector-Jacobian product of the
+layer (without bias and activation) with ``s``, i.e. a transposed convolution / matrix product.
+
+``safe_div(a, b) = a / (b + 1e-7 * [b == 0])`` as in iNNvestigate (Alber et al., JMLR 2019).
+
+* ``z`` (Bach et al., PLoS ONE 10(7):e0130140, 2015, eq. 56):
+  ``R_i = sum_j x_i w_ij / z_j * R_j`` (bias in ``z_j``; ``safe_div``).
+* ``epsilon`` (Bach et al. 2015, eq. 58):
+  ``R_i = sum_j x_i w_ij / (z_j + eps * sign(z_j)) * R_j``, ``sign(0) = +1``, bias in ``z_j``.
+* ``z_plus`` (Montavon et al., "Explaining nonlinear classification decisions with deep Taylor
+  decomposition", Pattern Recognition 65:211-222, 2017, eq. 9; iNNvestigate's
+  ``Alpha1Beta0IgnoreBiasRule``), bias ignored:
+  ``R_i = sum_j (x_i^+ w_ij^+ + x_i^- w_ij^-) / sum_i' (x_i'^+ w_i'j^+ + x_i'^- w_i'j^-) * R_j``
+  (for ``x >= 0`` this is the textbook ``x_i w_ij^+ / sum_i' x_i' w_i'j^+``).
+* ``alpha_beta`` (Bach et al. 2015, eq. 60; bias ignored), ``alpha - beta = 1``:
+  ``R_i = sum_j (alpha * p_ij / sum_i' p_i'j - beta * n_ij / sum_i' n_i'j) * R_j`` with
+  ``p_ij = x_i^+ w_ij^+ + x_i^- w_ij^-`` and ``n_ij = x_i^+ w_ij^- + x_i^- w_ij^+``.
+* ``zb`` (Montavon et al. 2017, eq. 12; bounded input ``l_i <= x_i <= h_i``), bias ignored:
+  ``R_i = sum_j (x_i w_ij - l_i w_ij^+ - h_i w_ij^-) /
+  sum_i' (x_i' w_i'j - l_i' w_i'j^+ - h_i' w_i'j^-) * R_j``.
+* ``w_square`` (Montavon et al. 2017, eq. 10), input-independent:
+  ``R_i = sum_j w_ij^2 / sum_i' w_i'j^2 * R_j`` (the sum over the receptive field
+  actually inside the image, computed as the layer applied to ones). On a BatchNorm (diagonal
+  kernel) it passes relevance through unchanged.
+* ``flat`` (Lapuschkin et al., Nat. Commun. 10:1096, 2019): ``w_square`` with all ``w = 1``.
+* ``gradient``: ``R_i = sum_j w_ij R_j`` (not conserving; iNNvestigate 2.1.2's deep Taylor
+  treats BatchNorm this way, see :class:`GradientRule`).
+
+Conservation (``sum_i R_i = sum_j R_j``) holds exactly for ``z_plus``/``zb``/``w_square``/
+``flat`` whenever every denominator with ``R_j != 0`` is non-zero (a zero denominator drops
+``R_j``), and for ``z`` when the bias is zero; ``alpha_beta`` conserves only where a neuron has
+both positive and negative contributions (otherwise it passes ``alpha R_j`` or ``-beta R_j``);
+``epsilon`` absorbs ``eps * sign(z_j) / (z_j + eps sign(z_j))`` of ``R_j``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+SAFE_DIV_EPS = 1e-7
+
+RULES: dict[str, type[Rule]] = {}
+
+
+def _register(cls: type[Rule]) -> type[Rule]:
+    RULES[cls.name] = cls
+    return cls
+
+
+def safe_div(a: Any, b: Any) -> Any:
+    """``a / (b + 1e-7 * [b == 0])``."""
+    import tensorflow as tf
+
+    return a / (b + SAFE_DIV_EPS * tf.cast(tf.equal(b, 0.0), b.dtype))
+
+
+# ------------------------------------------------------------------------ linear layer ops
+def apply_linear(op: Any, x: Any, w: Any) -> Any:
+    """The op's linear map (no bias, no activation) of ``x`` with kernel ``w``."""
+    import tensorflow as tf
+
+    if op.linear == "conv":
+        c = op.config
+        return tf.nn.conv2d(x, w, strides=c["strides"], padding=c["padding"],
+                            dilations=c["dilations"])
+    if op.linear == "dense":
+        return tf.matmul(x, w)
+    if op.linear == "scale":
+        return x * w
+    raise ValueError(f"unknown linear op {op.linear!r}")
+
+
+def linear_vjp(op: Any, x: Any, w: Any, s: Any) -> Any:
+    """``sum_j w_ij s_j``: the transpose of the linear map applied to ``s`` (shape of ``x``)."""
+    import tensorflow as tf
+
+    if op.linear == "dense":
+        return tf.matmul(s, w, transpose_b=True)
+    if op.linear == "scale":
+        return s * w
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        z = apply_linear(op, x, w)
+    return tape.gradient(z, x, output_gradients=s)
+
+
+def _pos(t: Any) -> Any:
+    import tensorflow as tf
+
+    return t * tf.cast(t > 0, t.dtype)
+
+
+def _neg(t: Any) -> Any:
+    import tensorflow as tf
+
+    return t * tf.cast(t < 0, t.dtype)
+
+
+# ------------------------------------------------------------------------------- the rules
+@dataclass
+class Rule:
+    """Base class: ``relevance(op, x, R, w, b, nonneg)`` -> input relevance (shape of ``x``).
+
+    ``nonneg`` tells that ``x >= 0`` is known (output of a ReLU), which lets some rules skip
+    work without changing their result.
+    """
+
+    name: ClassVar[str] = "rule"
+
+    def relevance(self, op: Any, x: Any, r: Any, w: Any, b: Any, nonneg: bool) -> Any:
+        raise NotImplementedError
+
+
+@_register
+@dataclass
+class ZRule(Rule):
+    """``z`` rule (Bach et al. 2015): ``R_i = sum_j x_i w_ij / z_j R_j`` (bias in ``z_j``)."""
+
+    name: ClassVar[str] = "z"
+    bias: bool = True
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        z = apply_linear(op, x, w)
+        if self.bias and b is not None:
+            z = z + b
+        return x * linear_vjp(op, x, w, safe_div(r, z))
+
+
+@_register
+@dataclass
+class EpsilonRule(Rule):
+    """``epsilon`` rule (Bach et al. 2015): ``z_j + eps * sign(z_j)`` in the denominator."""
+
+    name: ClassVar[str] = "epsilon"
+    epsilon: float = 1e-7
+    bias: bool = True
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        import tensorflow as tf
+
+        z = apply_linear(op, x, w)
+        if self.bias and b is not None:
+            z = z + b
+        z = z + (tf.cast(z >= 0, z.dtype) * 2.0 - 1.0) * self.epsilon
+        return x * linear_vjp(op, x, w, r / z)
+
+
+@_register
+@dataclass
+class AlphaBetaRule(Rule):
+    """``alpha_beta`` rule (Bach et al. 2015), bias ignored; ``alpha - beta = 1``."""
+
+    name: ClassVar[str] = "alpha_beta"
+    alpha: float = 1.0
+    beta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if abs(self.alpha - self.beta - 1.0) > 1e-9 or self.beta < 0:
+            raise ValueError(
+                f"alpha_beta needs alpha - beta = 1 and beta >= 0, got alpha={self.alpha}, "
+                f"beta={self.beta}"
+            )
+
+    def _part(self, op, xp, xn, wa, wb, r, nonneg):
+        import tensorflow as tf
+
+        # p_ij = x_i^+ w_ij^+ + x_i^- w_ij^- >= 0, so a zero sum means every p_ij = 0 and the
+        # relevance sent is 0 whatever the division gives: divide_no_nan equals safe_div here.
+        za = apply_linear(op, xp, wa)
+        if nonneg:
+            return xp * linear_vjp(op, xp, wa, tf.math.divide_no_nan(r, za))
+        zb = apply_linear(op, xn, wb)
+        s = tf.math.divide_no_nan(r, za + zb)
+        return xp * linear_vjp(op, xp, wa, s) + xn * linear_vjp(op, xn, wb, s)
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        xp, xn = (x, None) if nonneg else (_pos(x), _neg(x))
+        wp, wn = _pos(w), _neg(w)
+        out = self._part(op, xp, xn, wp, wn, r, nonneg)
+        if self.beta:
+            out = self.alpha * out - self.beta * self._part(op, xp, xn, wn, wp, r, nonneg)
+        return out
+
+
+@_register
+@dataclass
+class ZPlusRule(AlphaBetaRule):
+    """``z_plus`` rule (Montavon et al. 2017): alpha=1, beta=0, bias ignored."""
+
+    name: ClassVar[str] = "z_plus"
+    alpha: float = 1.0
+    beta: float = 0.0
+
+
+@_register
+@dataclass
+class ZBRule(Rule):
+    """``zb`` rule (Montavon et al. 2017) for a bounded input domain ``[low, high]``.
+
+    ``low``/``high`` are scalars or arrays broadcast against the input (a per-channel
+    ``(C,)`` vector, or ``(H, W, C)``).
+    """
+
+    name: ClassVar[str] = "zb"
+    low: Any = 0.0
+    high: Any = 1.0
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        import tensorflow as tf
+
+        low = tf.zeros_like(x) + tf.constant(np.asarray(self.low, np.float32))
+        high = tf.zeros_like(x) + tf.constant(np.asarray(self.high, np.float32))
+        wp, wn = _pos(w), _neg(w)
+        z = apply_linear(op, x, w) - (apply_linear(op, low, wp) + apply_linear(op, high, wn))
+        s = safe_div(r, z)
+        return x * linear_vjp(op, x, w, s) - (
+            low * linear_vjp(op, low, wp, s) + high * linear_vjp(op, high, wn, s)
+        )
+
+
+@_register
+@dataclass
+class WSquareRule(Rule):
+    """``w_square`` rule (Montavon et al. 2017): ``R_i = sum_j w_ij^2 / sum_i' w_i'j^2 R_j``."""
+
+    name: ClassVar[str] = "w_square"
+
+    def _weights(self, w):
+        return w * w
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        import tensorflow as tf
+
+        if op.linear == "scale" and self.name == "flat":  # diagonal of ones: identity
+            return r
+        if op.linear == "scale":  # diagonal kernel: w^2 / w^2 = 1 (0 where w = 0)
+            return tf.where(tf.equal(w, 0.0), tf.zeros_like(r), r)
+        w2 = self._weights(w)
+        ones = tf.ones_like(x)
+        z = apply_linear(op, ones, w2)
+        return linear_vjp(op, ones, w2, safe_div(r, z))
+
+
+@_register
+@dataclass
+class FlatRule(WSquareRule):
+    """``flat`` rule (Lapuschkin et al. 2019): ``w_square`` with all weights set to one."""
+
+    name: ClassVar[str] = "flat"
+
+    def _weights(self, w):
+        import tensorflow as tf
+
+        return tf.ones_like(w)
+
+
+@_register
+@dataclass
+class GradientRule(Rule):
+    """``gradient``: ``R_i = sum_j w_ij R_j`` (relevance times the layer's Jacobian).
+
+    Not a conserving LRP rule: it is how iNNvestigate 2.1.2's ``deep_taylor`` passes relevance
+    through a BatchNorm (``R_in = R * gamma / sqrt(var + eps)``), offered for comparison.
+    """
+
+    name: ClassVar[str] = "gradient"
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        return linear_vjp(op, x, w, r)
+
+
+def make_rule(name: str, *, epsilon: float = 1e-7, alpha: float = 1.0, beta: float = 0.0,
+              low: Any = 0.0, high: Any = 1.0) -> Rule:
+    """A rule by name with the settings that apply to it."""
+    if name not in RULES:
+        raise ValueError(f"unknown LRP rule {name!r}; choose one of {', '.join(sorted(RULES))}")
+    if name == "epsilon":
+        if not epsilon >= 0:
+            raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+        return EpsilonRule(epsilon=float(epsilon))
+    if name == "alpha_beta":
+        return AlphaBetaRule(alpha=float(alpha), beta=float(beta))
+    if name == "zb":
+        lo, hi = np.asarray(low, np.float32), np.asarray(high, np.float32)
+        if np.any(lo > hi):
+            raise ValueError(f"zb needs low <= high, got low={low}, high={high}")
+        return ZBRule(low=lo, high=hi)
+    return RULES[name]()
