@@ -1,0 +1,163 @@
+"""Probabilities, prediction, and safe saving / loading of models.
+
+``save`` writes atomically (a temporary file in the same folder, then ``os.replace``), so an
+interrupted save never leaves a half-written ``.keras`` file. ``load`` uses Keras'
+``safe_mode=True`` by default: a file holding a ``Lambda`` layer (arbitrary Python code) is
+refused with an explanation; pass ``safe_mode=False`` (CLI: ``--unsafe``) only for files you
+trust.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, corrupt, unsafe, or not a Keras model."""
+
+
+class IncompatibleDataError(ValueError):
+    """The data's image shape or class count does not fit the model."""
+
+
+def probabilities(logits: Any) -> np.ndarray:
+    """Softmax over the last axis (float64-stable), returned as float32 (N, n_classes).
+
+    Every model here outputs logits (CORAL models output log-probabilities), so this is the
+    class probability for all of them.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"logits must be (N, n_classes), got shape {z.shape}")
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def as_input(images: Any) -> np.ndarray:
+    """Images as float32 (N, H, W, C) in [0, 1]: uint8 is divided by 255, grey gains an axis."""
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32, copy=False)
+    else:
+        raise TypeError(f"images must be uint8 or floating point, got dtype {x.dtype}")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C) or (N, H, W), got shape {np.shape(images)}")
+    return x
+
+
+def predict_logits(model: Any, images: Any, batch_size: int = 256) -> np.ndarray:
+    """The model's logits for ``images`` (uint8 or float in [0, 1]), batch by batch, silently."""
+    x = as_input(images)
+    check_fits(model, image_shape=x.shape[1:])
+    outs = [
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float32)
+        for i in range(0, len(x), batch_size)
+    ]
+    n_out = int(model.outputs[0].shape[-1])
+    return np.concatenate(outs) if outs else np.zeros((0, n_out), np.float32)
+
+
+def predict_proba(model: Any, images: Any, batch_size: int = 256, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (N, n_classes) = softmax(logits / temperature)."""
+    return probabilities(predict_logits(model, images, batch_size) / float(temperature))
+
+
+def check_fits(model: Any, image_shape: Any = None, n_classes: int | None = None) -> None:
+    """Raise :class:`IncompatibleDataError` when images or labels do not fit ``model``.
+
+    Parameters
+    ----------
+    image_shape : tuple, optional
+        (H, W, C) of the data's images.
+    n_classes : int, optional
+        Number of classes of the data (e.g. ``dataset.n_classes`` or ``labels.max() + 1``).
+    """
+    expected = tuple(model.inputs[0].shape[1:])
+    if image_shape is not None:
+        got = tuple(int(d) for d in image_shape)
+        if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got, strict=True)):
+            raise IncompatibleDataError(
+                f"images of shape {got} do not fit the model's input {expected}: use data of the "
+                "size the model was trained on (e.g. --size) or resize it (xai_lab.data.resize)"
+            )
+    if n_classes is not None:
+        outputs = int(model.outputs[0].shape[-1])
+        if int(n_classes) > outputs:
+            raise IncompatibleDataError(
+                f"the data has {int(n_classes)} classes but the model outputs {outputs}: "
+                "it was trained for another task"
+            )
+
+
+def save(model: Any, path: str | os.PathLike) -> Path:
+    """Save ``model`` to a ``.keras`` file atomically; returns the path."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"model files must end in .keras, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike, safe_mode: bool = True):
+    """Load a ``.keras`` model (without its optimizer state).
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :func:`save` (or ``model.save``).
+    safe_mode : bool
+        Keep True for files from elsewhere: Keras then refuses to deserialise ``Lambda``
+        layers, which can run arbitrary code. Set False (CLI ``--unsafe``) only for files you
+        trust.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, not a Keras archive, corrupt, or refused by safe mode.
+    """
+    import keras
+
+    from . import heads, vit  # noqa: F401  (registers the custom layers for deserialisation)
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{str(path)!r} is not a Keras 3 model file (.keras zip archive); it may be corrupt "
+            "or truncated: re-save or re-train the model"
+        )
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except ValueError as exc:
+        text = str(exc)
+        if "safe_mode" in text or "Lambda" in text:
+            raise ModelFileError(
+                f"refused to load {str(path)!r}: it contains a Lambda layer, i.e. Python code that "
+                "would run on loading, and safe mode is on. Load it with safe_mode=False "
+                "(CLI: --unsafe) only if you trust where the file comes from."
+            ) from exc
+        raise ModelFileError(f"cannot load {str(path)!r}: {text}") from exc
+    except (OSError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(
+            f"cannot load {str(path)!r}: the file is corrupt or not a Keras model ({type(exc).__name__}: {exc})"
+        ) from exc
