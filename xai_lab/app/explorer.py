@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import html
-import inspect
 import itertools
 import json
 import re
@@ -420,11 +419,7 @@ class ExplorerApp:
             raise ExplorerError("No models folder was given (xai-lab explorer --models DIR).")
         dataset = self.default_dataset(task)
         out_dir = self.models_dir / f"{dataset}-default"
-        params = inspect.signature(recipes.train_default).parameters
-        kwargs: dict[str, Any] = {}
         epochs = self.train_epochs
-        if epochs is not None and "epochs" in params:
-            kwargs["epochs"] = int(epochs)
 
         class Progress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -432,12 +427,9 @@ class ExplorerApp:
                     total = int(self.params.get("epochs") or epochs or epoch + 1)
                     on_epoch(epoch + 1, total, dict(logs or {}))
 
-        if "callbacks" in params:
-            kwargs["callbacks"] = [Progress()]
-        recipes.train_default(dataset, out_dir, **kwargs)
-        if on_epoch is not None and "callbacks" not in params:
-            # This version of train_default reports no epochs: say it is done.
-            on_epoch(1, 1, {})
+        recipes.train_default(
+            dataset, out_dir, epochs=None if epochs is None else int(epochs), callbacks=[Progress()]
+        )
         if not (out_dir / "model.keras").is_file():
             raise ExplorerError(f"training finished but wrote no model into {out_dir}")
         return self.select_model(read_model_entry(out_dir))

@@ -167,9 +167,10 @@ def train_default(
     data_dir: str | os.PathLike | None = None,
     data_file: str | os.PathLike | None = None,
     options: dict[str, Any] | None = None,
+    callbacks: Any = (),
     verbose: int = 0,
 ) -> dict[str, Any]:
-    """Train ``dataset``'s recipe (optionally another model / epochs), calibrate, and save.
+    """Load ``dataset`` and train its recipe with :func:`train_on` (calibrate, save).
 
     Parameters
     ----------
@@ -186,18 +187,15 @@ def train_default(
         Where the data files are (default ``XAI_LAB_DATA_DIR`` / cache / download).
     data_file : path, optional
         A MedMNIST-style npz with ``train_*`` and ``val_*`` arrays to use instead.
+    callbacks : sequence of keras.callbacks.Callback
+        Passed to :func:`~xai_lab.training.fit` (progress bars, dashboards).
 
     Returns
     -------
     dict
-        ``recipe``, ``metrics`` (validation), ``calibration``, ``fit`` (epochs, seconds, ...),
-        ``model`` (the trained keras.Model) and ``paths``.
+        See :func:`train_on`.
     """
     from .. import config, data
-    from .. import models as zoo
-    from . import calibration
-    from . import metrics as M
-    from .trainer import fit, set_seed
 
     recipe = get_recipe(dataset)
     seed = config.seed() if seed is None else int(seed)
@@ -212,10 +210,58 @@ def train_default(
     else:
         train = data.load(dataset, "train", size=size, data_dir=data_dir)
         val = data.load(dataset, "val", size=size, data_dir=data_dir)
-    n_epochs = recipe.epochs if epochs is None else int(epochs)
     if config.fast_mode():
         train = _fast_subset(train, FAST_TRAIN_SAMPLES, seed)
+    return train_on(
+        dataset, train, val, out_dir, model=model, epochs=epochs, seed=seed,
+        options=options, callbacks=callbacks, verbose=verbose,
+    )
+
+
+def train_on(
+    dataset: str,
+    train: Any,
+    val: Any,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    model: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+    callbacks: Any = (),
+    verbose: int = 0,
+) -> dict[str, Any]:
+    """Train ``dataset``'s recipe on given splits, calibrate on ``val``, and save.
+
+    Parameters
+    ----------
+    dataset : str
+        A key of :data:`RECIPES`: the recipe to follow.
+    train, val : Dataset
+        The training and validation splits (e.g. from :func:`xai_lab.data.load_best`).
+    out_dir : path, optional
+        Where to write the files (see :func:`train_default`); nothing is written when None.
+    model, epochs, seed, options, callbacks, verbose
+        As in :func:`train_default`. In fast mode epochs are capped at ``FAST_EPOCHS``.
+
+    Returns
+    -------
+    dict
+        ``recipe``, ``metrics`` (validation), ``calibration``, ``fit`` (epochs, seconds, ...),
+        ``history``, ``model`` (the trained keras.Model) and ``paths``.
+    """
+    from .. import config
+    from .. import models as zoo
+    from . import calibration
+    from . import metrics as M
+    from .trainer import fit, set_seed
+
+    recipe = get_recipe(dataset)
+    seed = config.seed() if seed is None else int(seed)
+    n_epochs = recipe.epochs if epochs is None else int(epochs)
+    if config.fast_mode():
         n_epochs = min(n_epochs, FAST_EPOCHS)
+    size = int(train.images.shape[1])
     family = model or recipe.model
     opts = dict(recipe.options) if family == recipe.model else {}
     opts.update(options or {})
@@ -235,6 +281,7 @@ def train_default(
         learning_rate=recipe.learning_rate,
         weight_decay=recipe.weight_decay,
         max_seconds=recipe.max_seconds,
+        callbacks=callbacks,
         verbose=verbose,
     )
     task = train.task
