@@ -1,0 +1,189 @@
+"""Speed of every registered explainer, beside the passes and libraries it is built on.
+
+For a 28x28x1 and a 64x64x3 ``cnn`` (``xai_lab.models.build("cnn", ...)``, random weights,
+2 classes) at batch 16 and 64, prints milliseconds per image (median of ``--repeats`` timed
+calls after one warm-up call) for:
+
+- one forward pass and one forward+backward pass (gradient of the target logit with respect
+  to the input), both compiled with ``tf.function`` (the floor any gradient method pays);
+- every method in ``xai_lab.explain.available()`` through ``explain()`` (the whole call:
+  input checks, the prediction forward pass and the method), with shap in its three algorithms;
+- tf-explain's GradCAM called directly (``get_gradients_and_filters`` +
+  ``generate_ponderated_output``, one class for the batch, as its API takes);
+- shap's explainers called directly with the same settings and background as our wrapper.
+
+Ratios are measured in the same run and checked against the targets of issue 4:
+Grad-CAM <= 1.5x forward+backward and >= 2x faster than tf-explain; deep Taylor <= 3x one
+forward pass; shap wrappers <= 1.10x shap called directly.
+
+Usage: ``python benchmarks/explainers.py [--repeats 5] [--quick] [--batches 16 64]
+[--sizes 28 64]`` (``--quick``: batch 16 only, smaller shap settings: nsamples 16,
+max_evals 100 instead of 64 and 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r"(?s).*structure of `inputs`")
+warnings.filterwarnings("ignore", message=r"Your TensorFlow version is newer")
+
+
+def median_ms(fn, n_images: int, repeats: int) -> float:
+    fn()  # warm-up: tracing, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times) / n_images
+
+
+def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_evals, failures):
+    """Time everything for one model and batch size; print the table and the target checks."""
+    import shap
+    from tf_explain.core.grad_cam import GradCAM as TFExplainGradCAM
+
+    from xai_lab import explain
+    from xai_lab.explain import _graph
+    from xai_lab.explain.shap_methods import seeded_numpy
+
+    x = rng.uniform(0, 1, (n, *shape)).astype(np.float32)
+    t = np.asarray(model.predict_on_batch(x)).argmax(1).astype(np.int32)
+    forward = _graph.forward_function(model)
+    gradient = _graph.gradient_function(model)
+    rows: dict[str, float] = {}
+    rows["forward pass"] = median_ms(lambda: forward(x).numpy(), n, args.repeats)
+    rows["forward+backward"] = median_ms(
+        lambda: [a.numpy() for a in gradient(x, t)], n, args.repeats
+    )
+
+    def tfx_gradcam():
+        out, g = TFExplainGradCAM.get_gradients_and_filters(model, x, layer, 0, False)
+        return [c.numpy() for c in TFExplainGradCAM.generate_ponderated_output(out, g)]
+
+    rows["tf-explain GradCAM (direct)"] = median_ms(tfx_gradcam, n, args.repeats)
+
+    view = _graph.functional_view(model)
+    bg = np.zeros((1, *shape), np.float32)
+    grad_expl = shap.GradientExplainer(view, bg, batch_size=64)
+    deep_expl = shap.DeepExplainer(view, bg)
+    part_expl = shap.Explainer(
+        lambda z: forward(np.asarray(z, np.float32)).numpy(),
+        shap.maskers.Image(f"blur({max(3, (shape[0] // 4) | 1)},{max(3, (shape[0] // 4) | 1)})", shape),
+        algorithm="partition",
+    )
+
+    def shap_gradient():
+        for i in range(n):
+            with seeded_numpy(0):
+                grad_expl.shap_values(x[i : i + 1], nsamples=nsamples,
+                                      ranked_outputs=np.array([[t[i]]]),
+                                      output_rank_order="custom", rseed=0)
+
+    def shap_deep():
+        with seeded_numpy(0):
+            deep_expl.shap_values(x, check_additivity=False)
+
+    def shap_partition():
+        for i in range(n):
+            with seeded_numpy(0):
+                part_expl(x[i : i + 1], max_evals=max_evals, batch_size=64,
+                          outputs=[int(t[i])], silent=True)
+
+    slow = max(1, args.repeats // 2)
+    rows["shap GradientExplainer (direct)"] = median_ms(shap_gradient, n, slow)
+    rows["shap DeepExplainer (direct)"] = median_ms(shap_deep, n, slow)
+    rows["shap partition (direct)"] = median_ms(shap_partition, n, slow)
+
+    for name in explain.available():
+        variants = (
+            [(f"shap[{k}]", s) for k, s in shap_settings.items()]
+            if name == "shap"
+            else [(name, {})]
+        )
+        for label, settings in variants:
+            explainer = explain.get(name, **settings)
+            try:
+                explainer.check_model(model)
+            except explain.UnsupportedModelError as exc:
+                print(f"  ({label}: unsupported: {str(exc)[:80]})")
+                continue
+            reps = slow if label.startswith(("shap", "tfexplain.occlusion")) else args.repeats
+            rows[label] = median_ms(lambda e=explainer: e.explain(model, x), n, reps)
+
+    fb, fw = rows["forward+backward"], rows["forward pass"]
+    print(f"\ncnn {shape[0]}x{shape[1]}x{shape[2]}, batch {n}  (Grad-CAM layer {layer})")
+    print(f"  {'what':36s} {'ms/img':>9s} {'x fwd':>7s} {'x fwd+bwd':>9s}")
+    for label, ms in rows.items():
+        print(f"  {label:36s} {ms:9.3f} {ms / fw:7.2f} {ms / fb:9.2f}")
+
+    def check(what: str, value: float, op: str, limit: float) -> None:
+        ok = value <= limit if op == "<=" else value >= limit
+        print(f"  target {what}: {value:.2f} {op} {limit} {'PASS' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(f"{shape} batch {n}: {what} {value:.2f} {op} {limit}")
+
+    check("gradcam / forward+backward", rows["gradcam"] / fb, "<=", 1.5)
+    check("tf-explain GradCAM / gradcam", rows["tf-explain GradCAM (direct)"] / rows["gradcam"], ">=", 2.0)
+    if "deep_taylor" in rows:
+        check("deep_taylor / forward", rows["deep_taylor"] / fw, "<=", 3.0)
+    for algo, direct in (("gradient", "shap GradientExplainer (direct)"),
+                         ("deep", "shap DeepExplainer (direct)"),
+                         ("partition", "shap partition (direct)")):
+        if f"shap[{algo}]" in rows:
+            check(f"shap[{algo}] / shap direct", rows[f"shap[{algo}]"] / rows[direct], "<=", 1.10)
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--batches", type=int, nargs="+", default=None, help="default 16 64")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64], help="28 and/or 64")
+    args = parser.parse_args(argv)
+
+    import keras
+    import shap
+    import tensorflow as tf
+
+    from xai_lab import models
+    from xai_lab.explain import _graph
+
+    nsamples = 16 if args.quick else 64
+    max_evals = 100 if args.quick else 300
+    shap_settings = {
+        "gradient": {"algorithm": "gradient", "nsamples": nsamples},
+        "deep": {"algorithm": "deep"},
+        "partition": {"algorithm": "partition", "max_evals": max_evals},
+    }
+    batches = args.batches or ((16,) if args.quick else (16, 64))
+    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, shap {shap.__version__}, "
+          f"{os.cpu_count()} CPUs, median of {args.repeats} after a warm-up; ms per image")
+    failures = []
+    shapes = {28: (28, 28, 1), 64: (64, 64, 3)}
+    for shape in (shapes[s] for s in args.sizes):
+        keras.utils.set_random_seed(0)
+        model = models.build("cnn", shape, 2)
+        layer = _graph.last_spatial_layer(model)
+        rng = np.random.default_rng(0)
+        for n in batches:
+            run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_evals, failures)
+    print("\nall targets met" if not failures else "\ntargets missed:\n  " + "\n  ".join(failures))
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

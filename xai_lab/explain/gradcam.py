@@ -1,0 +1,134 @@
+"""Grad-CAM and Grad-CAM++: class activation maps weighted by gradients.
+
+The explained layer is the last layer with a 4-D output (found inside nested backbones and
+Sequential models too), or the one named by ``layer`` (``"name"`` or ``"backbone/inner_name"``).
+A new functional model ``input -> (activation, logits)`` is built over the user's layers
+(never modifying the model) and cached per model and layer, together with a ``tf.function``
+traced once (free batch size) that returns the activations and the gradients of the target
+logit. Maps are ReLU'd, kept at the layer's resolution in ``raw_maps`` and bilinearly
+upsampled (``tf.image.resize``, half-pixel centres) to the input size in ``maps``. Scores are
+the model's logits (pre-softmax), as in the paper. Maps are not normalised: use
+``Explanation.normalized()``. An all-zero map stays zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _graph
+from .base import Explainer, MapResult, register
+
+
+class GradCAM(Explainer):
+    """Gradient-weighted class activation mapping.
+
+    ``L = ReLU(sum_k w_k A_k)`` with ``w_k`` the spatial mean of ``d y_c / d A_k``.
+
+    Parameters
+    ----------
+    layer : str, optional
+        The layer to explain; default the last layer with a 4-D output.
+    batch_size : int
+        Images per compiled call.
+
+    References
+    ----------
+    Selvaraju, R. R., et al. (2017). Grad-CAM: Visual explanations from deep networks via
+    gradient-based localization. ICCV. https://arxiv.org/abs/1610.02391
+    """
+
+    name = "gradcam"
+    title = "Grad-CAM"
+    reference = "Selvaraju et al. (2017), Grad-CAM, ICCV"
+    plus_plus = False
+
+    def __init__(self, layer: str | None = None, batch_size: int = 64) -> None:
+        super().__init__(layer=layer, batch_size=batch_size)
+        self.layer = layer
+        self.batch_size = int(batch_size)
+
+    def check_model(self, model: Any) -> None:
+        self._layer_path(model)
+
+    def _layer_path(self, model: Any) -> str:
+        if self.layer is None:
+            return _graph.last_spatial_layer(model)
+        return _graph.resolve_layer(model, self.layer)
+
+    def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
+        layer = self._layer_path(model)
+        fn = cam_function(model, layer, self.plus_plus)
+        raws, maps = [], []
+        for s in _graph.batches(len(x), self.batch_size):
+            raw, up = fn(x[s], targets[s].astype(np.int32))
+            raws.append(raw.numpy())
+            maps.append(up.numpy())
+        return MapResult(
+            maps=np.concatenate(maps).astype(np.float32),
+            raw_maps=np.concatenate(raws).astype(np.float32),
+            layer=layer,
+        )
+
+
+class GradCAMPlusPlus(GradCAM):
+    """Grad-CAM++: pixel-wise weighting of positive gradients.
+
+    ``w_k = sum_ij alpha_ij ReLU(g_ij)`` with
+    ``alpha_ij = g_ij^2 / (2 g_ij^2 + sum_ab A_ab g_ij^3)`` (zero where the denominator is
+    zero), ``g = d y_c / d A_k`` of the logit. The paper's exponential output ``exp(y_c)`` only
+    scales each map by a positive constant and is omitted (as in pytorch-grad-cam).
+
+    References
+    ----------
+    Chattopadhay, A., et al. (2018). Grad-CAM++: Generalized gradient-based visual explanations
+    for deep convolutional networks. WACV. https://arxiv.org/abs/1710.11063
+    """
+
+    name = "gradcam++"
+    title = "Grad-CAM++"
+    reference = "Chattopadhay et al. (2018), Grad-CAM++, WACV"
+    plus_plus = True
+
+
+def cam_function(model: Any, layer: str, plus_plus: bool) -> Any:
+    """The compiled ``(x, targets) -> (raw maps, upsampled maps)`` for a model and layer."""
+    cache = _graph.model_cache(model)
+    key = ("cam", layer, plus_plus)
+    if key not in cache:
+        import tensorflow as tf
+
+        grad_model = _graph.activation_model(model, layer)
+        height, width = _graph.input_shape(model)[:2]
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec((None, *_graph.input_shape(model)), tf.float32),
+                tf.TensorSpec((None,), tf.int32),
+            ]
+        )
+        def cam(x, targets):
+            with tf.GradientTape() as tape:
+                activation, logits = grad_model(x, training=False)
+                score = tf.gather(logits, targets, axis=1, batch_dims=1)
+            grads = tape.gradient(score, activation)
+            if plus_plus:
+                g2 = tf.square(grads)
+                g3 = g2 * grads
+                total = tf.reduce_sum(activation, axis=(1, 2), keepdims=True)
+                denom = 2.0 * g2 + total * g3
+                alpha = tf.math.divide_no_nan(g2, denom)
+                weights = tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(1, 2), keepdims=True)
+            else:
+                weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+            raw = tf.nn.relu(tf.reduce_sum(weights * activation, axis=-1))
+            up = tf.image.resize(raw[..., None], (height, width), method="bilinear")[..., 0]
+            return raw, tf.nn.relu(up)
+
+        cache[key] = cam
+    return cache[key]
+
+
+register()(GradCAM)
+register()(GradCAMPlusPlus)
