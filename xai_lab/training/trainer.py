@@ -230,7 +230,10 @@ def fit(
         compile_model(model, learning_rate=learning_rate, weight_decay=weight_decay, total_steps=steps)
 
     start = time.perf_counter()
-    history = target.fit(data, epochs=int(epochs), class_weight=cw, callbacks=cbs, verbose=verbose)
+    # the tf.data pipeline shuffles itself (seeded); shuffle=False keeps Keras from warning
+    history = target.fit(
+        data, epochs=int(epochs), class_weight=cw, callbacks=cbs, verbose=verbose, shuffle=False
+    )
     seconds = time.perf_counter() - start
     if target is not model:
         model.set_weights(target.get_weights())

@@ -20,6 +20,8 @@ A tensor read by several ops (a residual branch point) receives the sum of their
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import weakref
 from dataclasses import dataclass
@@ -165,6 +167,24 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tu
     return r0, logits
 
 
+class _DropRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_retracing_warning():
+    """Drop TensorFlow's frequent-retracing warning while our analyzers run (and only then)."""
+    import tensorflow as tf
+
+    logger, drop = tf.get_logger(), _DropRetracingWarning()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 class Analyzer:
     """A compiled relevance function for one (model, rules) pair.
 
@@ -185,8 +205,9 @@ class Analyzer:
         def run(x: Any, targets: Any) -> tuple[Any, Any]:
             return relevance(graph, rules, x, targets)
 
-        # a closure per analyzer (not a bound method): TensorFlow counts traces per Python
-        # function, and one trace per analyzer is expected
+        # One closure per analyzer, traced once. TensorFlow's frequent-retracing detector keys
+        # on the closure's code object, shared by all analyzers, so it would warn once a
+        # process holds more than five of them: __call__ silences exactly that message.
         self._fn = tf.function(run, input_signature=spec, reduce_retracing=True)
 
     def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
@@ -194,10 +215,11 @@ class Analyzer:
         """Relevance (N, H, W, C) and logits (N, K) as float32 numpy arrays."""
         rs, ls = [], []
         t = np.asarray(targets, np.int32)
-        for i in range(0, len(x), batch_size):
-            r, logits = self._fn(x[i : i + batch_size], t[i : i + batch_size])
-            rs.append(r.numpy())
-            ls.append(logits.numpy())
+        with _without_retracing_warning():
+            for i in range(0, len(x), batch_size):
+                r, logits = self._fn(x[i : i + batch_size], t[i : i + batch_size])
+                rs.append(r.numpy())
+                ls.append(logits.numpy())
         return np.concatenate(rs).astype(np.float32), np.concatenate(ls).astype(np.float32)
 
     @property
