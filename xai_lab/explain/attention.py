@@ -61,7 +61,7 @@ class AttentionRollout(Explainer):
 
             @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
             def scores(x):
-                out = attn([x] * len(attn.inputs), training=False)
+                out = attn(x, training=False)
                 return list(out) if isinstance(out, (list, tuple)) else [out]
 
             cache["attention_scores"] = scores

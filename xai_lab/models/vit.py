@@ -213,7 +213,10 @@ def attention_model(model: keras.Model) -> keras.Model:
             f"model {model.name!r} has no SelfAttention layer: attention scores exist only "
             "for models built with xai_lab.models.build('vit', ...)"
         )
-    return keras.Model(model.inputs, [layer.output[1] for layer in layers], name=f"{model.name}_attention")
+    # model.inputs[0] (not the list): the attention model is then called with a plain array
+    return keras.Model(
+        model.inputs[0], [layer.output[1] for layer in layers], name=f"{model.name}_attention"
+    )
 
 
 def attention_scores(model: keras.Model, images) -> list:
