@@ -17,8 +17,6 @@ searched, the URL and the environment variable.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Sequence
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
+from .._atomic import atomic_path
 from .dataset import Dataset
 from .download import download_file
 from .errors import (
@@ -255,20 +254,10 @@ def _read_decoded(path: Path) -> dict[str, np.ndarray] | None:
 def _write_decoded(path: Path, **arrays: np.ndarray) -> None:
     """Write atomically; a cache that cannot be written is silently not used."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        with atomic_path(path, suffix=".part") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
     except OSError:
         return
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def decode_files(

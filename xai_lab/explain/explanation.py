@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 _ARRAYS = ("maps", "inputs", "targets", "predictions", "probabilities", "raw_maps", "attributions")
 _FORMAT_VERSION = 1
@@ -177,15 +178,8 @@ class Explanation:
             "seconds": self.seconds,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, meta=np.array(json.dumps(meta, default=str)), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, meta=np.array(json.dumps(meta, default=str)), **arrays)
         return path
 
     @classmethod

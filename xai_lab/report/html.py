@@ -16,12 +16,13 @@ import datetime as _dt
 import html
 import io
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2733;background:#fafbfc}
@@ -186,14 +187,7 @@ class HtmlReport:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the report atomically (temporary file renamed into place); returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = self.render()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         return path
