@@ -159,7 +159,7 @@ def demo(
         items = [(val.images[i], caption)]
         for name, e in explanations.items():
             items.append((viz.overlay(val.images[i], e.maps[j], alpha=0.5), name))
-        report.image_grid(items, columns=min(len(items), 9), width=112)
+        report.image_grid(items, columns=min(len(items), 7), width=112)
     report.heading("Time per image")
     report.table(
         [{"method": n, "ms per image": 1000 * e.seconds / max(len(e), 1)} for n, e in explanations.items()]
