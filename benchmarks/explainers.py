@@ -17,8 +17,11 @@ Grad-CAM <= 1.5x forward+backward and >= 2x faster than tf-explain; deep Taylor 
 forward pass; shap wrappers <= 1.10x shap called directly.
 
 Usage: ``python benchmarks/explainers.py [--repeats 5] [--quick] [--batches 16 64]
-[--sizes 28 64]`` (``--quick``: batch 16 only, smaller shap settings: nsamples 16,
-max_evals 100 instead of 64 and 300).
+[--sizes 28 64] [--onednn on|off]`` (``--quick``: batch 16 only, smaller shap settings:
+nsamples 16, max_evals 100 instead of 64 and 300). ``--onednn`` sets TensorFlow's
+``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow is imported: ``on`` is TensorFlow's default on
+x86 Linux (what a user's session runs), ``off`` is how the test suite runs (Eigen kernels,
+bit-reproducible); without the option the environment decides (unset means on).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import warnings  # noqa: E402
 
@@ -153,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batches", type=int, nargs="+", default=None, help="default 16 64")
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64], help="28 and/or 64")
+    parser.add_argument("--onednn", choices=("on", "off"), default=None,
+                        help="TF_ENABLE_ONEDNN_OPTS for this run (default: the environment's)")
     args = parser.parse_args(argv)
+    if args.onednn is not None:
+        if "tensorflow" in sys.modules:
+            parser.error("--onednn must be set before TensorFlow is imported")
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") not in ("0", "false", "False")
 
     import keras
     import shap
@@ -171,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     batches = args.batches or ((16,) if args.quick else (16, 64))
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, shap {shap.__version__}, "
-          f"{os.cpu_count()} CPUs, median of {args.repeats} after a warm-up; ms per image")
+          f"{os.cpu_count()} CPUs, oneDNN {'on' if onednn else 'off'}, median of {args.repeats} "
+          "after a warm-up; ms per image")
     failures = []
     shapes = {28: (28, 28, 1), 64: (64, 64, 3)}
     for shape in (shapes[s] for s in args.sizes):

@@ -255,6 +255,87 @@ def test_small_convnet_equals_numpy_textbook(small_convnet, case):
                                    atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("case", ["z_plus", "alpha_beta", "z"])
+def test_signed_inputs_equal_numpy_textbook(small_convnet, case):
+    """Inputs with negative values (a standardised image) take the rules' x^- branch."""
+    model, spec, x = small_convnet
+    xs = (x - 0.5).astype(np.float32)
+    settings, kw = CONV_CASES[case]
+    targets = np.array([1, 0])
+    relevance, logits = explain.get("lrp", **settings).analyzer(model)(xs, targets)
+    for n in range(len(xs)):
+        expected, expected_logits = _textbook(spec, xs[n], targets[n], None, settings["rule"], **kw)
+        np.testing.assert_allclose(logits[n], expected_logits, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(relevance[n], expected, rtol=1e-4,
+                                   atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(
+    "strides,padding,kernel,dilation",
+    [(1, "same", 3, 1), (1, "same", 5, 1), (2, "same", 3, 1), (1, "valid", 3, 1),
+     (2, "valid", 2, 1), (1, "same", 3, 2), (1, "valid", 3, 2), (1, "same", 2, 1),
+     (1, "same", (3, 2), 1), (2, "same", 4, 1)],
+)
+def test_conv_transpose_equals_the_input_gradient(strides, padding, kernel, dilation):
+    """linear_vjp (a flipped-kernel convolution or conv2d_transpose) is the layer's VJP."""
+    import tensorflow as tf
+
+    from xai_lab.explain.lrp.rules import apply_linear, linear_vjp
+
+    inp = keras.Input((9, 8, 3))
+    model = keras.Model(inp, L.Conv2D(4, kernel, strides=strides, padding=padding,
+                                      dilation_rate=dilation, name="c")(inp))
+    (op,) = [o for o in canonize(model).ops if o.kind == "linear"]
+    rng = np.random.default_rng(7)
+    x = tf.constant(rng.normal(size=(2, 9, 8, 3)).astype(np.float32))
+    w = rng.normal(size=model.get_layer("c").kernel.shape).astype(np.float32)
+    s = rng.normal(size=apply_linear(op, x, tf.constant(w)).shape).astype(np.float32)
+    # the transpose by loops: output (oy, ox) reads input (oy*st + ky*d - top, ox*st + kx*d - left)
+    kh, kw = w.shape[:2]
+    pad = []
+    for size, out, k in ((9, s.shape[1], kh), (8, s.shape[2], kw)):
+        total = max((out - 1) * strides + dilation * (k - 1) + 1 - size, 0) if padding == "same" else 0
+        pad.append(total // 2)
+    expected = np.zeros(x.shape, np.float64)
+    for oy in range(s.shape[1]):
+        for ox in range(s.shape[2]):
+            for ky in range(kh):
+                for kx in range(kw):
+                    iy, ix = oy * strides + ky * dilation - pad[0], ox * strides + kx * dilation - pad[1]
+                    if 0 <= iy < 9 and 0 <= ix < 8:
+                        expected[:, iy, ix, :] += s[:, oy, ox, :] @ w[ky, kx].T
+    got = linear_vjp(op, x, tf.constant(w), tf.constant(s)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_package_cnn_folds_every_batchnorm_and_feeds_rules_non_negative_inputs():
+    """The zoo's cnn (Conv -> BN -> ReLU) canonizes to convolutions whose inputs are ReLU
+    outputs (all but the first), the domain of the deep Taylor z+ rule."""
+    from xai_lab import models
+    from xai_lab.explain.lrp.propagate import _nonneg_tensors
+
+    model = models.build("cnn", (16, 16, 1), 3, filters=(4, 8))
+    graph = canonize(model)
+    linear = [op for op in graph.ops if op.kind == "linear"]
+    assert all(op.linear in ("conv", "dense") for op in linear), "a BatchNorm was not folded"
+    nonneg = _nonneg_tensors(graph)
+    assert [op.inputs[0] in nonneg for op in linear] == [False] + [True] * (len(linear) - 1)
+
+
+def test_lrp_predictions_come_from_its_own_forward_pass(small_convnet):
+    """LRP returns the model's prediction without a second forward pass (``predicts``)."""
+    from xai_lab import models
+
+    model, _, x = small_convnet
+    e = explain.get("deep_taylor").explain(model, x)
+    assert type(explain.get("deep_taylor")).predicts
+    np.testing.assert_allclose(e.probabilities, models.predict_proba(model, x), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(e.targets, np.asarray(model(x)).argmax(1))
+    with pytest.raises(ValueError, match="outside"):
+        explain.get("deep_taylor").explain(model, x, target=3)
+
+
 # ------------------------------------------------------------------------- conservation
 @pytest.fixture(scope="module")
 def bias_free_nets():

@@ -54,13 +54,19 @@ def as_model_input(images: Any) -> np.ndarray:
     return x
 
 
-def predict_logits(model: Any, x: np.ndarray) -> np.ndarray:
-    """The model's (N, n_classes) outputs, with a clear error for models that give other shapes."""
+def check_output(model: Any) -> int:
+    """The number of classes of ``model``'s one (N, n_classes) output; a clear error otherwise."""
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         raise UnsupportedModelError(
             f"the model's outputs have shapes {[tuple(o.shape) for o in model.outputs]}; "
             "explainers need one (N, n_classes) output of scores (logits)"
         )
+    return int(model.outputs[0].shape[-1])
+
+
+def predict_logits(model: Any, x: np.ndarray) -> np.ndarray:
+    """The model's (N, n_classes) outputs, with a clear error for models that give other shapes."""
+    check_output(model)
     return models.predict_logits(model, x)
 
 
@@ -88,6 +94,9 @@ class Explainer:
     """Base class of all explainers. Subclasses set ``name`` and implement ``_explain``."""
 
     name: ClassVar[str] = "explainer"
+    #: True when the method's own forward pass gives the logits, so :meth:`explain` calls
+    #: :meth:`_explain_predicting` instead of running the model once more for the prediction.
+    predicts: ClassVar[bool] = False
     #: Short human description (used by widgets and reports).
     title: ClassVar[str] = ""
     #: The paper the method comes from (numpy-style reference string).
@@ -122,13 +131,24 @@ class Explainer:
         """
         self.check_model(model)
         x = as_model_input(images)
-        logits = predict_logits(model, x)  # checks that the images fit the model's input
+        if self.predicts:
+            n_classes = check_output(model)
+            models.check_fits(model, image_shape=x.shape[1:])
+            # -1 stands for "the predicted class" until the method's forward pass gives it
+            requested = resolve_targets(target, np.full(len(x), -1, np.int64), n_classes)
+            start = time.perf_counter()
+            result, logits = self._explain_predicting(model, x, requested)
+            seconds = time.perf_counter() - start
+            predictions = logits.argmax(axis=1).astype(np.int64)
+            targets = np.where(requested < 0, predictions, requested)
+        else:
+            logits = predict_logits(model, x)  # checks that the images fit the model's input
+            predictions = logits.argmax(axis=1).astype(np.int64)
+            targets = resolve_targets(target, predictions, logits.shape[1])
+            start = time.perf_counter()
+            result = self._explain(model, x, targets)
+            seconds = time.perf_counter() - start
         probabilities = models.probabilities(logits)
-        predictions = logits.argmax(axis=1).astype(np.int64)
-        targets = resolve_targets(target, predictions, logits.shape[1])
-        start = time.perf_counter()
-        result = self._explain(model, x, targets)
-        seconds = time.perf_counter() - start
         maps = np.asarray(result.maps, dtype=np.float32)
         return Explanation(
             maps=maps,
@@ -145,6 +165,14 @@ class Explainer:
         )
 
     def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
+        raise NotImplementedError
+
+    def _explain_predicting(self, model: Any, x: np.ndarray, targets: np.ndarray
+                            ) -> tuple[MapResult, np.ndarray]:
+        """Maps and the model's (N, n_classes) logits from one pass (when ``predicts``).
+
+        ``targets`` holds a class per image, or -1 for "the class this pass predicts".
+        """
         raise NotImplementedError
 
 

@@ -40,7 +40,8 @@ class Explanation:
     layer : str or None
         The layer explained (Grad-CAM's convolutional layer), where the method has one.
     seconds : float
-        Wall time of the explanation (without the forward pass that gives the prediction).
+        Wall time of the explanation (without the forward pass that gives the prediction,
+        except for methods whose own forward pass gives it, such as LRP / deep Taylor).
     raw_maps : ndarray or None, shape (N, h, w)
         The map at its native resolution where it differs from the input's (Grad-CAM).
     attributions : ndarray or None, shape (N, H, W, C)

@@ -1,9 +1,12 @@
 """``cnn``: the default small convolutional network.
 
-Only layers that LRP / deep Taylor rules know are used (Conv2D with ReLU, BatchNormalization,
+Only layers that LRP / deep Taylor rules know are used (Conv2D, BatchNormalization, ReLU,
 MaxPooling2D, GlobalAveragePooling2D, Dense, Dropout), so every explainer can run on it.
-The last convolution is named ``"last_conv"`` (its output is after the ReLU: the usual
-Grad-CAM layer).
+Each convolution is followed by BatchNorm and then the ReLU (Ioffe & Szegedy, ICML 2015,
+normalise the pre-activation): so LRP folds every BatchNorm into its convolution and each
+layer sees non-negative inputs, the domain the deep Taylor z+ rule is derived for. The last
+convolution is named ``"last_conv"`` and its activation ``"last_relu"`` (the layer Grad-CAM
+explains by default).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def build(
     pool: str = "gap",
     head: str = "softmax",
 ) -> keras.Model:
-    """Blocks of [Conv2D(3x3, relu) -> BatchNorm] * convs_per_block -> MaxPool, then a head.
+    """Blocks of [Conv2D(3x3) -> BatchNorm -> ReLU] * convs_per_block -> MaxPool, then a head.
 
     Parameters
     ----------
@@ -58,9 +61,10 @@ def build(
         for c in range(1, convs_per_block + 1):
             last = b == n_blocks and c == convs_per_block
             name = "last_conv" if last else f"conv{b}_{c}"
-            x = keras.layers.Conv2D(int(f), 3, padding="same", activation="relu", name=name)(x)
+            x = keras.layers.Conv2D(int(f), 3, padding="same", use_bias=not batchnorm, name=name)(x)
             if batchnorm:
                 x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn{b}_{c}")(x)
+            x = keras.layers.ReLU(name="last_relu" if last else f"relu{b}_{c}")(x)
         if b < n_blocks and min(x.shape[1], x.shape[2]) >= 2:
             x = keras.layers.MaxPooling2D(2, name=f"pool{b}")(x)
     if pool == "gap":

@@ -92,6 +92,7 @@ class LRP(Explainer):
     """
 
     name = "lrp"
+    predicts = True
     title = "Layer-wise relevance propagation"
     reference = (
         "Bach et al. (2015) On pixel-wise explanations for non-linear classifier decisions by "
@@ -158,13 +159,19 @@ class LRP(Explainer):
         """The compiled analyzer for ``model`` (cached per model and settings)."""
         return analyzer_for(model, self._key, self._rules, self.parameters["fold_batchnorm"])
 
-    def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
+    def _explain_predicting(self, model: Any, x: np.ndarray, targets: np.ndarray
+                            ) -> tuple[MapResult, np.ndarray]:
+        # The analyzer's forward pass over the canonical graph gives the logits (equal to the
+        # model's up to float rounding where BatchNorm is folded): no second forward pass.
         analyzer = self.analyzer(model)
         shape = analyzer.graph.input_shape[1:]
         if any(d is not None and d != g for d, g in zip(shape, x.shape[1:], strict=True)):
             raise UnsupportedModelError(f"images {x.shape[1:]} do not fit the input {shape}")
-        attributions, _ = analyzer(x, targets, batch_size=self.parameters["batch_size"])
-        return MapResult(maps=attributions.sum(axis=-1), attributions=attributions)
+        attributions, logits = analyzer(x, targets, batch_size=self.parameters["batch_size"])
+        return MapResult(maps=attributions.sum(axis=-1), attributions=attributions), logits
+
+    def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
+        return self._explain_predicting(model, x, targets)[0]
 
 
 register("lrp.epsilon", rule="epsilon", epsilon=0.1)(LRP)

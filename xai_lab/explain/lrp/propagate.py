@@ -41,7 +41,7 @@ def _op_forward(op: Op, xs: list[Any]) -> Any:
         w, b = op.params()
         z = apply_linear(op, x, w)
         if b is not None:
-            z = z + b
+            z = z + b  # AddV2: grappler's fused Conv2D+BiasAdd(+Relu) kernel is slower on CPU
         return tf.nn.relu(z) if op.activation == "relu" else z
     if op.kind == "relu":
         return tf.nn.relu(x)
@@ -118,11 +118,16 @@ def _vjp(op: Op, x: Any, r: Any) -> Any:
 
 
 def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tuple[Any, Any]:
-    """Input relevance (shape of ``x``) and logits, starting from the target logits."""
+    """Input relevance (shape of ``x``) and logits, starting from the target logits.
+
+    A negative target stands for the class with the largest logit.
+    """
     import tensorflow as tf
 
     values = forward_activations(graph, x)
     logits = values[graph.output]
+    predicted = tf.argmax(logits, axis=1, output_type=targets.dtype)
+    targets = tf.where(targets < 0, predicted, targets)
     start = tf.gather(logits, targets, axis=1, batch_dims=1)
     if rules.output_relu:
         start = tf.nn.relu(start)
@@ -144,7 +149,8 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tu
             give(op.inputs[0], rules.for_op(op).relevance(op, x_in, r, w, b,
                                                           op.inputs[0] in nonneg))
         elif op.kind == "relu":
-            give(op.inputs[0], r * tf.cast(x_in > 0, r.dtype))
+            # r * [x > 0] in one kernel (the ReLU's gradient)
+            give(op.inputs[0], tf.raw_ops.ReluGrad(gradients=r, features=x_in))
         elif op.kind in ("avgpool", "gap") and rules.avgpool == "z":
             give(op.inputs[0], x_in * _vjp(op, x_in, safe_div(r, values[op.output])))
         elif op.kind in ("maxpool", "avgpool", "gap", "gmp", "reshape"):
@@ -212,7 +218,10 @@ class Analyzer:
 
     def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Relevance (N, H, W, C) and logits (N, K) as float32 numpy arrays."""
+        """Relevance (N, H, W, C) and logits (N, K) as float32 numpy arrays.
+
+        ``targets``: one class per image; -1 explains the class with the largest logit.
+        """
         rs, ls = [], []
         t = np.asarray(targets, np.int32)
         with _without_retracing_warning():

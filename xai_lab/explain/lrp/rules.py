@@ -79,14 +79,43 @@ def apply_linear(op: Any, x: Any, w: Any) -> Any:
     raise ValueError(f"unknown linear op {op.linear!r}")
 
 
+def _transpose_padding(op: Any, w: Any) -> Any:
+    """Padding that makes a convolution with the flipped kernel the transpose of a stride-1
+    convolution (``"SAME"`` or explicit pads); None for strided convolutions."""
+    c = op.config
+    if any(int(v) != 1 for v in np.ravel(c["strides"])):
+        return None
+    dilations = [int(v) for v in c["dilations"]]
+    pads = []
+    for k, d in zip((int(w.shape[0]), int(w.shape[1])), dilations, strict=True):
+        span = d * (k - 1)  # the dilated kernel covers span + 1 pixels
+        before = span // 2 if c["padding"] == "SAME" else 0
+        after = span - before if c["padding"] == "SAME" else 0
+        pads.append([span - before, span - after])
+    if c["padding"] == "SAME" and all(a == b for a, b in pads):
+        return "SAME"
+    return [[0, 0], pads[0], pads[1], [0, 0]]
+
+
 def linear_vjp(op: Any, x: Any, w: Any, s: Any) -> Any:
-    """``sum_j w_ij s_j``: the transpose of the linear map applied to ``s`` (shape of ``x``)."""
+    """``sum_j w_ij s_j``: the transpose of the linear map applied to ``s`` (shape of ``x``).
+
+    For a stride-1 convolution the transpose is itself a convolution, with the kernel flipped
+    in space, its channel axes swapped and the padding mirrored; that is what runs (faster
+    than TensorFlow's CPU kernel for the input gradient, which also refuses dilations).
+    Strided convolutions use the input gradient.
+    """
     import tensorflow as tf
 
     if op.linear == "dense":
         return tf.matmul(s, w, transpose_b=True)
     if op.linear == "scale":
         return s * w
+    padding = _transpose_padding(op, w)
+    if padding is not None:
+        flipped = tf.transpose(tf.reverse(w, axis=[0, 1]), perm=[0, 1, 3, 2])
+        return tf.nn.conv2d(s, flipped, strides=1, padding=padding,
+                            dilations=op.config["dilations"])
     with tf.GradientTape() as tape:
         tape.watch(x)
         z = apply_linear(op, x, w)
@@ -182,13 +211,26 @@ class AlphaBetaRule(Rule):
         s = tf.math.divide_no_nan(r, za + zb)
         return xp * linear_vjp(op, xp, wa, s) + xn * linear_vjp(op, xn, wb, s)
 
-    def relevance(self, op, x, r, w, b, nonneg):
+    def _relevance(self, op, x, r, w, nonneg):
         xp, xn = (x, None) if nonneg else (_pos(x), _neg(x))
         wp, wn = _pos(w), _neg(w)
         out = self._part(op, xp, xn, wp, wn, r, nonneg)
         if self.beta:
             out = self.alpha * out - self.beta * self._part(op, xp, xn, wn, wp, r, nonneg)
         return out
+
+    def relevance(self, op, x, r, w, b, nonneg):
+        import tensorflow as tf
+
+        if nonneg:
+            return self._relevance(op, x, r, w, True)
+        # Inputs not known to be >= 0 (the image, a BatchNorm output): when this batch has no
+        # negative value the x^- terms are exactly zero, so the cheaper branch gives the same.
+        return tf.cond(
+            tf.reduce_all(x >= 0),
+            lambda: self._relevance(op, x, r, w, True),
+            lambda: self._relevance(op, x, r, w, False),
+        )
 
 
 @_register
