@@ -69,12 +69,17 @@ RECIPES: dict[str, Recipe] = {
         "dermamnist",
         model="cnn",
         options={"filters": (32, 64, 128), "convs_per_block": 1, "dense": 128, "dropout": 0.3},
-        epochs=10,
-        batch_size=128,
+        epochs=16,
+        batch_size=64,
         augment="dermoscopy",
         class_weight=None,
         monitor="val_acc",
-        notes="No class weights: accuracy is the target and 'nv' is 67 % of the data.",
+        notes=(
+            "No class weights: accuracy is the target and 'nv' is 67 % of the data. Measured on "
+            "val (seed 0, 2 quiet cores): 16 epochs at batch 64 give ACC 0.771 / AUC 0.929 in "
+            "253 s; 20 epochs 0.774 / 0.934 but need about 300 s; 10 epochs at batch 128 "
+            "0.759 / 0.920; two convolutions per block 0.771 / 0.926 at twice the time."
+        ),
     ),
     "retinamnist": Recipe(
         "retinamnist",
