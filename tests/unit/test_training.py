@@ -54,6 +54,25 @@ def test_fit_records_validation_metrics_and_restores_best_epoch():
     assert result.val_logits.shape == (48, 2)
 
 
+@pytest.mark.parametrize("epochs,max_seconds", [(3, None), (4, 1e-9)])
+def test_weight_averaging_validates_and_returns_the_averaged_weights(epochs, max_seconds):
+    """With ema_momentum the metrics, the best epoch and the returned model all use the
+    moving average of the weights (also when the time budget stops training early)."""
+    train, val = _toy(), _toy(48, seed=1)
+    plain = _model()
+    training.fit(plain, train, val, epochs=epochs, batch_size=32, seed=0, max_seconds=max_seconds)
+    model = _model()
+    result = training.fit(model, train, val, epochs=epochs, batch_size=32, seed=0,
+                          ema_momentum=0.9, max_seconds=max_seconds)
+    p = models.predict_proba(model, val[0])
+    assert training.metrics.auc(val[1], p) == pytest.approx(result.best_value, abs=1e-6)
+    np.testing.assert_allclose(models.predict_logits(model, val[0]), result.val_logits, rtol=1e-5,
+                               atol=1e-5)
+    assert any(not np.allclose(a, b) for a, b in zip(plain.get_weights(), model.get_weights(), strict=True))
+    with pytest.raises(ValueError, match="ema_momentum"):
+        training.fit(_model(), train, val, epochs=1, ema_momentum=1.0)
+
+
 def test_same_seed_same_weights_different_seed_differs():
     train, val = _toy(), _toy(32, seed=1)
 

@@ -46,6 +46,7 @@ class Recipe:
     patience: int | None = None
     size: int = 28
     max_seconds: float | None = 300.0
+    ema_momentum: float | None = None
     notes: str = ""
 
 
@@ -280,6 +281,7 @@ def train_on(
         learning_rate=recipe.learning_rate,
         weight_decay=recipe.weight_decay,
         max_seconds=recipe.max_seconds,
+        ema_momentum=recipe.ema_momentum,
         callbacks=callbacks,
         verbose=verbose,
     )
