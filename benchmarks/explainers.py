@@ -110,7 +110,7 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
     slow = max(1, args.repeats // 2)
     if not args.methods or "shap" in args.methods:
         rows["shap GradientExplainer (direct)"] = median_ms(shap_gradient, n, slow)
-        rows["shap DeepExplainer (direct)"] = median_ms(shap_deep, n, slow)
+        rows["shap DeepExplainer (direct)"] = median_ms(shap_deep, n, args.repeats)
         rows["shap partition (direct)"] = median_ms(shap_partition, n, slow)
 
     for name in args.methods or explain.available():
@@ -126,7 +126,8 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
             except explain.UnsupportedModelError as exc:
                 print(f"  ({label}: unsupported: {str(exc)[:80]})")
                 continue
-            reps = slow if label.startswith(("shap", "tfexplain.occlusion")) else args.repeats
+            slow_method = label.startswith(("shap", "tfexplain.occlusion")) and label != "shap[deep]"
+            reps = slow if slow_method else args.repeats
             rows[label] = median_ms(lambda e=explainer: e.explain(model, x), n, reps)
 
     fb, fw = rows["forward+backward"], rows["forward pass"]

@@ -259,14 +259,15 @@ class ZBRule(Rule):
     def relevance(self, op, x, r, w, b, nonneg):
         import tensorflow as tf
 
-        low = tf.zeros_like(x) + tf.constant(np.asarray(self.low, np.float32))
-        high = tf.zeros_like(x) + tf.constant(np.asarray(self.high, np.float32))
+        # The bounds are the same for every image: their terms of z are computed on one image
+        # and broadcast; sum_j w_ij s_j = sum_j w+_ij s_j + sum_j w-_ij s_j needs two transposes.
+        low = tf.zeros_like(x[:1]) + tf.constant(np.asarray(self.low, np.float32))
+        high = tf.zeros_like(x[:1]) + tf.constant(np.asarray(self.high, np.float32))
         wp, wn = _pos(w), _neg(w)
         z = apply_linear(op, x, w) - (apply_linear(op, low, wp) + apply_linear(op, high, wn))
         s = safe_div(r, z)
-        return x * linear_vjp(op, x, w, s) - (
-            low * linear_vjp(op, low, wp, s) + high * linear_vjp(op, high, wn, s)
-        )
+        cp, cn = linear_vjp(op, x, wp, s), linear_vjp(op, x, wn, s)
+        return x * (cp + cn) - (low * cp + high * cn)
 
 
 @_register
