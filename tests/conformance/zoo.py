@@ -99,25 +99,21 @@ def _randomise_batchnorm(model, seed: int) -> None:
     """
     import keras
 
+    from xai_lab.explain import _graph
+
     rng = np.random.default_rng(seed)
-    bns = []
-    stack = [model]
-    while stack:
-        m = stack.pop()
-        for layer in m.layers:
-            if isinstance(layer, keras.Model):
-                stack.append(layer)
-            elif isinstance(layer, keras.layers.BatchNormalization):
-                bns.append(layer)
-                gamma, beta, mean, var = layer.get_weights()
-                layer.set_weights(
-                    [
-                        rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                        rng.normal(0, 0.2, beta.shape).astype("float32"),
-                        mean,
-                        var,
-                    ]
-                )
+    bns = [layer for layer in _graph.leaf_layers(model)
+           if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights(
+            [
+                rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                rng.normal(0, 0.2, beta.shape).astype("float32"),
+                mean,
+                var,
+            ]
+        )
     momenta = [bn.momentum for bn in bns]
     for bn in bns:
         bn.momentum = 0.0

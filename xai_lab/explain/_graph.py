@@ -132,6 +132,14 @@ def resolve_layer(model: Any, name: str) -> str:
     )
 
 
+def leaf_layers(model: Any) -> list[Any]:
+    """Every layer of ``model`` that is not itself a model, nested models opened, in order."""
+    out = []
+    for layer in model.layers:
+        out.extend(leaf_layers(layer) if is_model(layer) else [layer])
+    return out
+
+
 def _all_paths(model: Any, prefix: str = "") -> list[str]:
     paths = []
     for layer in _children(model):

@@ -74,25 +74,19 @@ def _deep_unsupported(model: Any) -> list[str]:
     import keras
 
     bad = []
-    stack = [model]
-    while stack:
-        m = stack.pop()
-        for layer in m.layers:
-            if isinstance(layer, keras.Model):
-                stack.append(layer)
-                continue
-            kind = type(layer).__name__
-            activation = getattr(getattr(layer, "activation", None), "__name__", "")
-            if isinstance(layer, keras.layers.LeakyReLU) or activation == "leaky_relu":
-                bad.append(f"{layer.name} (LeakyReLU)")
-            elif isinstance(layer, keras.layers.ReLU) and (
-                layer.max_value is not None or layer.negative_slope != 0
-            ):
-                bad.append(f"{layer.name} (ReLU with max_value/negative_slope, e.g. ReLU6)")
-            elif activation in ("relu6", "gelu", "silu", "swish", "hard_sigmoid"):
-                bad.append(f"{layer.name} ({activation} activation)")
-            elif kind in ("DepthwiseConv2D", "SeparableConv2D", "LayerNormalization"):
-                bad.append(f"{layer.name} ({kind})")
+    for layer in _graph.leaf_layers(model):
+        kind = type(layer).__name__
+        activation = getattr(getattr(layer, "activation", None), "__name__", "")
+        if isinstance(layer, keras.layers.LeakyReLU) or activation == "leaky_relu":
+            bad.append(f"{layer.name} (LeakyReLU)")
+        elif isinstance(layer, keras.layers.ReLU) and (
+            layer.max_value is not None or layer.negative_slope != 0
+        ):
+            bad.append(f"{layer.name} (ReLU with max_value/negative_slope, e.g. ReLU6)")
+        elif activation in ("relu6", "gelu", "silu", "swish", "hard_sigmoid"):
+            bad.append(f"{layer.name} ({activation} activation)")
+        elif kind in ("DepthwiseConv2D", "SeparableConv2D", "LayerNormalization"):
+            bad.append(f"{layer.name} ({kind})")
     return bad
 
 

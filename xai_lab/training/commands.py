@@ -26,7 +26,10 @@ from typing import Any
 EXIT_ERROR = 2
 
 
-def _error(message: str) -> int:
+def _error(message: str | BaseException) -> int:
+    """Print ``error: ...`` on stderr (a KeyError's message without its quotes)."""
+    if isinstance(message, KeyError) and message.args:
+        message = message.args[0]
     print(f"error: {message}", file=sys.stderr)
     return EXIT_ERROR
 
@@ -76,7 +79,7 @@ def run_train(args: argparse.Namespace) -> int:
                 verbose=2 if args.verbose else 0,
             )
     except _known_errors() as exc:
-        return _error(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
+        return _error(exc)
     m, f = result["metrics"], result["fit"]
     keys = ("acc", "auc", "qwk", "sensitivity", "specificity", "threshold")
     shown = {k: m[k] for k in keys if k in m}
@@ -185,7 +188,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 safe_mode=not args.unsafe,
             )
     except _known_errors() as exc:
-        return _error(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
+        return _error(exc)
     result = jsonable(result)
     if args.json:
         print(json.dumps(result, allow_nan=False))

@@ -170,9 +170,6 @@ class LRP(Explainer):
         attributions, logits = analyzer(x, targets, batch_size=self.parameters["batch_size"])
         return MapResult(maps=attributions.sum(axis=-1), attributions=attributions), logits
 
-    def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
-        return self._explain_predicting(model, x, targets)[0]
-
 
 register("lrp.epsilon", rule="epsilon", epsilon=0.1)(LRP)
 register("lrp.z_plus", rule="z_plus")(LRP)
