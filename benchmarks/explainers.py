@@ -1,8 +1,7 @@
 """Speed of every registered explainer, beside the passes and libraries it is built on.
 
 For a 28x28x1 and a 64x64x3 ``cnn`` (``xai_lab.models.build("cnn", ...)``, random weights,
-2 classes) at batch 16 and 64, prints milliseconds per image (median of ``--repeats`` timed
-calls after one warm-up call) for:
+2 classes) at batch 16 and 64, prints milliseconds per image for:
 
 - one forward pass and one forward+backward pass (gradient of the target logit with respect
   to the input), both compiled with ``tf.function`` (the floor any gradient method pays);
@@ -12,12 +11,17 @@ calls after one warm-up call) for:
   ``generate_ponderated_output``, one class for the batch, as its API takes);
 - shap's explainers called directly with the same settings and background as our wrapper.
 
+Each figure is the median of ``--repeats`` samples after one warm-up call; a sample calls
+the function in a loop for at least ``--min-seconds`` (0.2) and keeps the time per call.
 Ratios are measured in the same run and checked against the targets of issue 4:
 Grad-CAM <= 1.5x forward+backward and >= 2x faster than tf-explain; deep Taylor <= 3x one
-forward pass; shap wrappers <= 1.10x shap called directly.
+forward pass; shap wrappers <= 1.10x shap called directly. A ratio with a target is the
+median of the ratios of alternating samples (baseline, method, baseline, method, ...), so a
+change in the machine's speed during the run (other work on the host) moves both sides of a
+ratio together; the table's columns divide medians taken over the whole run.
 
-Usage: ``python benchmarks/explainers.py [--repeats 5] [--quick] [--batches 16 64]
-[--sizes 28 64] [--methods NAME ...] [--onednn on|off]`` (``--quick``: batch 16 only, smaller shap settings:
+Usage: ``python benchmarks/explainers.py [--repeats 5] [--min-seconds 0.2] [--quick]
+[--batches 16 64] [--sizes 28 64] [--methods NAME ...] [--onednn on|off]`` (``--quick``: batch 16 only, smaller shap settings:
 nsamples 16, max_evals 100 instead of 64 and 300). ``--onednn`` sets TensorFlow's
 ``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow is imported: ``on`` is TensorFlow's default on
 x86 Linux (what a user's session runs), ``off`` is how the test suite runs (Eigen kernels,
@@ -42,14 +46,51 @@ warnings.filterwarnings("ignore", message=r"(?s).*structure of `inputs`")
 warnings.filterwarnings("ignore", message=r"Your TensorFlow version is newer")
 
 
-def median_ms(fn, n_images: int, repeats: int) -> float:
-    fn()  # warm-up: tracing, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times) / n_images
+class Timings:
+    """Seconds per call, sampled; ratios taken between samples of the same round.
+
+    One sample calls ``fn`` in a loop until ``min_seconds`` have passed (one call when it is
+    slower than that) and keeps the mean time per call: a single call of a fast function is
+    too short to time on a busy machine. :meth:`pair` alternates samples of a baseline and a
+    method and returns the median of the per-round ratios, so that a slow drift of the
+    machine's speed (other work on the host) moves both sides of each ratio together.
+    """
+
+    def __init__(self, min_seconds: float = 0.2, clock=time.perf_counter) -> None:
+        self.min_seconds = min_seconds
+        self.clock = clock
+        self.samples: dict[str, list[float]] = {}
+        self._warm: set[str] = set()
+
+    def sample(self, label: str, fn) -> float:
+        if label not in self._warm:
+            fn()  # warm-up: tracing, caches
+            self._warm.add(label)
+        calls, start = 0, self.clock()
+        while True:
+            fn()
+            calls += 1
+            elapsed = self.clock() - start
+            if elapsed >= self.min_seconds:
+                break
+        seconds = elapsed / calls
+        self.samples.setdefault(label, []).append(seconds)
+        return seconds
+
+    def measure(self, label: str, fn, repeats: int) -> None:
+        for _ in range(repeats):
+            self.sample(label, fn)
+
+    def pair(self, base: str, base_fn, label: str, fn, repeats: int) -> float:
+        """Median over ``repeats`` rounds of (time of ``fn``) / (time of ``base_fn``)."""
+        ratios = []
+        for _ in range(repeats):
+            b = self.sample(base, base_fn)
+            ratios.append(self.sample(label, fn) / b)
+        return statistics.median(ratios)
+
+    def ms_per_image(self, label: str, n_images: int) -> float:
+        return 1000.0 * statistics.median(self.samples[label]) / n_images
 
 
 def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_evals, failures):
@@ -65,20 +106,20 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
     t = np.asarray(model.predict_on_batch(x)).argmax(1).astype(np.int32)
     forward = _graph.forward_function(model)
     gradient = _graph.gradient_function(model)
-    rows: dict[str, float] = {}
-    rows["forward pass"] = median_ms(lambda: forward(x).numpy(), n, args.repeats)
-    rows["forward+backward"] = median_ms(
-        lambda: [a.numpy() for a in gradient(x, t)], n, args.repeats
-    )
+    timer = Timings(args.min_seconds)
+
+    def fwd():
+        return forward(x).numpy()
+
+    def fwd_bwd():
+        return [a.numpy() for a in gradient(x, t)]
+
+    timer.measure("forward pass", fwd, args.repeats)
+    timer.measure("forward+backward", fwd_bwd, args.repeats)
 
     def tfx_gradcam():
         out, g = TFExplainGradCAM.get_gradients_and_filters(model, x, layer, 0, False)
         return [c.numpy() for c in TFExplainGradCAM.generate_ponderated_output(out, g)]
-
-    if args.methods and "gradcam" not in args.methods:
-        tfx_gradcam = None
-    if tfx_gradcam is not None:
-        rows["tf-explain GradCAM (direct)"] = median_ms(tfx_gradcam, n, args.repeats)
 
     view = _graph.functional_view(model)
     bg = np.zeros((1, *shape), np.float32)
@@ -108,11 +149,10 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
                           outputs=[int(t[i])], silent=True)
 
     slow = max(1, args.repeats // 2)
-    if not args.methods or "shap" in args.methods:
-        rows["shap GradientExplainer (direct)"] = median_ms(shap_gradient, n, slow)
-        rows["shap DeepExplainer (direct)"] = median_ms(shap_deep, n, args.repeats)
-        rows["shap partition (direct)"] = median_ms(shap_partition, n, slow)
-
+    direct = {"gradient": ("shap GradientExplainer (direct)", shap_gradient),
+              "deep": ("shap DeepExplainer (direct)", shap_deep),
+              "partition": ("shap partition (direct)", shap_partition)}
+    ratios: dict[str, float] = {}
     for name in args.methods or explain.available():
         variants = (
             [(f"shap[{k}]", s) for k, s in shap_settings.items()]
@@ -128,36 +168,49 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
                 continue
             slow_method = label.startswith(("shap", "tfexplain.occlusion")) and label != "shap[deep]"
             reps = slow if slow_method else args.repeats
-            rows[label] = median_ms(lambda e=explainer: e.explain(model, x), n, reps)
 
-    fb, fw = rows["forward+backward"], rows["forward pass"]
+            def run(e=explainer):
+                return e.explain(model, x)
+
+            # a method with a target is timed in alternation with what the target compares it to
+            if label == "gradcam":
+                ratios["gradcam / forward+backward"] = timer.pair(
+                    "forward+backward", fwd_bwd, label, run, reps)
+                ratios["tf-explain GradCAM / gradcam"] = timer.pair(
+                    label, run, "tf-explain GradCAM (direct)", tfx_gradcam, reps)
+            elif label == "deep_taylor":
+                ratios["deep_taylor / forward"] = timer.pair("forward pass", fwd, label, run, reps)
+            elif label.startswith("shap["):
+                algo = label[5:-1]
+                ratios[f"{label} / shap direct"] = timer.pair(*direct[algo], label, run, reps)
+            else:
+                timer.measure(label, run, reps)
+
+    fb = timer.ms_per_image("forward+backward", n)
+    fw = timer.ms_per_image("forward pass", n)
     print(f"\ncnn {shape[0]}x{shape[1]}x{shape[2]}, batch {n}  (Grad-CAM layer {layer})")
     print(f"  {'what':36s} {'ms/img':>9s} {'x fwd':>7s} {'x fwd+bwd':>9s}")
-    for label, ms in rows.items():
+    for label in timer.samples:
+        ms = timer.ms_per_image(label, n)
         print(f"  {label:36s} {ms:9.3f} {ms / fw:7.2f} {ms / fb:9.2f}")
 
-    def check(what: str, value: float, op: str, limit: float) -> None:
+    limits = {"gradcam / forward+backward": ("<=", 1.5),
+              "tf-explain GradCAM / gradcam": (">=", 2.0),
+              "deep_taylor / forward": ("<=", 3.0)}
+    for what, value in ratios.items():
+        op, limit = limits.get(what, ("<=", 1.10))
         ok = value <= limit if op == "<=" else value >= limit
         print(f"  target {what}: {value:.2f} {op} {limit} {'PASS' if ok else 'FAIL'}")
         if not ok:
             failures.append(f"{shape} batch {n}: {what} {value:.2f} {op} {limit}")
-
-    if "gradcam" in rows:
-        check("gradcam / forward+backward", rows["gradcam"] / fb, "<=", 1.5)
-        check("tf-explain GradCAM / gradcam", rows["tf-explain GradCAM (direct)"] / rows["gradcam"], ">=", 2.0)
-    if "deep_taylor" in rows:
-        check("deep_taylor / forward", rows["deep_taylor"] / fw, "<=", 3.0)
-    for algo, direct in (("gradient", "shap GradientExplainer (direct)"),
-                         ("deep", "shap DeepExplainer (direct)"),
-                         ("partition", "shap partition (direct)")):
-        if f"shap[{algo}]" in rows:
-            check(f"shap[{algo}] / shap direct", rows[f"shap[{algo}]"] / rows[direct], "<=", 1.10)
     sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-seconds", type=float, default=0.2,
+                        help="a sample loops calls for at least this long (default 0.2)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--batches", type=int, nargs="+", default=None, help="default 16 64")
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64], help="28 and/or 64")
@@ -189,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = args.batches or ((16,) if args.quick else (16, 64))
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, shap {shap.__version__}, "
           f"{os.cpu_count()} CPUs, oneDNN {'on' if onednn else 'off'}, median of {args.repeats} "
-          "after a warm-up; ms per image")
+          f"samples of >= {args.min_seconds} s after a warm-up; ms per image; targets are medians of "
+          "ratios between alternating samples")
     failures = []
     shapes = {28: (28, 28, 1), 64: (64, 64, 3)}
     for shape in (shapes[s] for s in args.sizes):

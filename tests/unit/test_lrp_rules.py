@@ -615,3 +615,37 @@ def test_package_models(name):
     e = explain.get("deep_taylor").explain(model, x)
     assert e.attributions.shape == x.shape and e.maps.shape == (2, 16, 16)
     assert np.all(np.isfinite(e.attributions))
+
+
+@pytest.mark.parametrize("name", ["cnn", "resnet"])
+@pytest.mark.parametrize("preset,settings", [
+    ("deep_taylor", {}), ("deep_taylor.bounded", {}), ("lrp.epsilon", {}), ("lrp.z_plus", {}),
+    ("lrp", {"rule": "z_plus", "avgpool": "z", "add": "gradient"}),
+    ("lrp", {"rule": "z_plus", "first_rule": "w_square", "avgpool": "z"}),
+    ("lrp", {"rule": "w_square"}), ("lrp", {"rule": "epsilon", "avgpool": "gradient"}),
+])
+def test_skipped_relu_masks_change_nothing(name, preset, settings):
+    """A ReLU's mask is left out only where the relevance reaching it is already 0 wherever the
+    ReLU's output is 0; propagating with every mask applied gives the same relevance."""
+    import tensorflow as tf
+
+    from xai_lab import models
+    from xai_lab.explain.lrp.propagate import _zero_where_zero, relevance
+
+    keras.utils.set_random_seed(3)
+    model = models.build(name, (16, 16, 1), 3, filters=(4, 8))
+    x = tf.constant(np.random.default_rng(5).random((3, 16, 16, 1)).astype(np.float32))
+    analyzer = explain.get(preset, **settings).analyzer(model)
+    graph, rules = analyzer.graph, analyzer.rules
+    targets = tf.constant([0, 1, -1], tf.int32)
+    fast, _ = relevance(graph, rules, x, targets)
+    full, _ = relevance(graph, rules, x, targets, skip_redundant_masks=False)
+    np.testing.assert_allclose(fast.numpy(), full.numpy(), rtol=1e-6, atol=0)
+    skipped = {op.name for op in graph.ops
+               if op.kind == "relu" and op.output in _zero_where_zero(graph, rules)}
+    relus = {op.name for op in graph.ops if op.kind == "relu"}
+    if name == "cnn" and preset.startswith("deep_taylor"):
+        # global average pooling with the gradient rule spreads relevance over dead units too
+        assert relus - skipped == {"last_relu"}
+    if name == "cnn" and preset == "lrp.z_plus":
+        assert skipped == relus

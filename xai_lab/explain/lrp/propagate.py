@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .canonize import CanonicalGraph, Op, canonize
-from .rules import Rule, apply_linear, safe_div
+from .rules import AlphaBetaRule, EpsilonRule, Rule, ZRule, apply_linear, safe_div
 
 
 def _op_forward(op: Op, xs: list[Any]) -> Any:
@@ -108,6 +108,35 @@ def _nonneg_tensors(graph: CanonicalGraph) -> set[int]:
     return nonneg
 
 
+def _zero_where_zero(graph: CanonicalGraph, rules: RuleMap) -> set[int]:
+    """Tensor ids whose relevance is 0 wherever the tensor's value is 0, whatever the input.
+
+    That holds when every op reading the tensor sends back relevance proportional to it: the
+    z, epsilon and alpha-beta (z+) rules (``R_i = x_i * ...``), the z rule on Add and average
+    pooling, and ReLU (0 where its input is <= 0); max pooling, reshapes and identities pass it
+    on from their own output (a zero-valued winner of a window means a zero pooled value).
+    Below such a tensor a ReLU's mask ``[x > 0]`` changes nothing (its output is 0 exactly
+    where the mask is), so :func:`relevance` skips that elementwise pass.
+    """
+    proportional = (ZRule, EpsilonRule, AlphaBetaRule)
+    result: set[int] = set()
+    for op in reversed(graph.ops):
+        for tensor in op.inputs:
+            consumers = graph.consumers(tensor)
+            if tensor == graph.output or tensor in result or not consumers:
+                continue
+            if all(
+                (c.kind == "linear" and isinstance(rules.for_op(c), proportional))
+                or c.kind == "relu"
+                or (c.kind in ("avgpool", "gap") and rules.avgpool == "z")
+                or (c.kind == "add" and rules.add == "z")
+                or (c.kind in ("maxpool", "gmp", "reshape", "identity") and c.output in result)
+                for c in consumers
+            ):
+                result.add(tensor)
+    return result
+
+
 def _vjp(op: Op, x: Any, r: Any) -> Any:
     import tensorflow as tf
 
@@ -117,10 +146,13 @@ def _vjp(op: Op, x: Any, r: Any) -> Any:
     return tape.gradient(y, x, output_gradients=r)
 
 
-def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tuple[Any, Any]:
+def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any,
+              skip_redundant_masks: bool = True) -> tuple[Any, Any]:
     """Input relevance (shape of ``x``) and logits, starting from the target logits.
 
-    A negative target stands for the class with the largest logit.
+    A negative target stands for the class with the largest logit. ``skip_redundant_masks``
+    leaves out a ReLU's mask where the relevance reaching it is already 0 wherever the ReLU's
+    output is (see :func:`_zero_where_zero`); the result is the same either way.
     """
     import tensorflow as tf
 
@@ -134,6 +166,7 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tu
     n_classes = tf.shape(logits)[1]
     rel: dict[int, Any] = {graph.output: tf.one_hot(targets, n_classes) * start[:, None]}
     nonneg = _nonneg_tensors(graph)
+    masked = _zero_where_zero(graph, rules) if skip_redundant_masks else set()
 
     def give(tensor: int, r: Any) -> None:
         rel[tensor] = r if tensor not in rel else rel[tensor] + r
@@ -148,6 +181,8 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any) -> tu
             w, b = op.params()
             give(op.inputs[0], rules.for_op(op).relevance(op, x_in, r, w, b,
                                                           op.inputs[0] in nonneg))
+        elif op.kind == "relu" and op.output in masked:
+            give(op.inputs[0], r)  # already 0 where x <= 0
         elif op.kind == "relu":
             # r * [x > 0] in one kernel (the ReLU's gradient)
             give(op.inputs[0], tf.raw_ops.ReluGrad(gradients=r, features=x_in))

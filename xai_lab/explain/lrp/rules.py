@@ -226,8 +226,9 @@ class AlphaBetaRule(Rule):
             return self._relevance(op, x, r, w, True)
         # Inputs not known to be >= 0 (the image, a BatchNorm output): when this batch has no
         # negative value the x^- terms are exactly zero, so the cheaper branch gives the same.
+        # (a float minimum: TensorFlow's CPU reduce_all over a boolean tensor is ~10x slower)
         return tf.cond(
-            tf.reduce_all(x >= 0),
+            tf.reduce_min(x) >= 0,
             lambda: self._relevance(op, x, r, w, True),
             lambda: self._relevance(op, x, r, w, False),
         )
