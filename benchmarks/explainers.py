@@ -180,9 +180,9 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
                     label, run, "tf-explain GradCAM (direct)", tfx_gradcam, reps)
             elif label == "deep_taylor":
                 ratios["deep_taylor / forward"] = timer.pair("forward pass", fwd, label, run, reps)
-            elif label.startswith("shap["):
-                algo = label[5:-1]
-                ratios[f"{label} / shap direct"] = timer.pair(*direct[algo], label, run, reps)
+            elif name == "shap":
+                ratios[f"{label} / shap direct"] = timer.pair(
+                    *direct[settings["algorithm"]], label, run, reps)
             else:
                 timer.measure(label, run, reps)
 
@@ -196,9 +196,10 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
 
     limits = {"gradcam / forward+backward": ("<=", 1.5),
               "tf-explain GradCAM / gradcam": (">=", 2.0),
-              "deep_taylor / forward": ("<=", 3.0)}
+              "deep_taylor / forward": ("<=", 3.0),
+              **{f"shap[{algo}] / shap direct": ("<=", 1.10) for algo in direct}}
     for what, value in ratios.items():
-        op, limit = limits.get(what, ("<=", 1.10))
+        op, limit = limits[what]
         ok = value <= limit if op == "<=" else value >= limit
         print(f"  target {what}: {value:.2f} {op} {limit} {'PASS' if ok else 'FAIL'}")
         if not ok:

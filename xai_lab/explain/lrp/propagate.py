@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .canonize import CanonicalGraph, Op, canonize
-from .rules import AlphaBetaRule, EpsilonRule, Rule, ZRule, apply_linear, safe_div
+from .rules import Rule, apply_linear, safe_div
 
 
 def _op_forward(op: Op, xs: list[Any]) -> Any:
@@ -112,13 +112,12 @@ def _zero_where_zero(graph: CanonicalGraph, rules: RuleMap) -> set[int]:
     """Tensor ids whose relevance is 0 wherever the tensor's value is 0, whatever the input.
 
     That holds when every op reading the tensor sends back relevance proportional to it: the
-    z, epsilon and alpha-beta (z+) rules (``R_i = x_i * ...``), the z rule on Add and average
+    rules marked ``proportional`` (z, epsilon, alpha-beta / z+: ``R_i = x_i * ...``), the z rule on Add and average
     pooling, and ReLU (0 where its input is <= 0); max pooling, reshapes and identities pass it
     on from their own output (a zero-valued winner of a window means a zero pooled value).
     Below such a tensor a ReLU's mask ``[x > 0]`` changes nothing (its output is 0 exactly
     where the mask is), so :func:`relevance` skips that elementwise pass.
     """
-    proportional = (ZRule, EpsilonRule, AlphaBetaRule)
     result: set[int] = set()
     for op in reversed(graph.ops):
         for tensor in op.inputs:
@@ -126,7 +125,7 @@ def _zero_where_zero(graph: CanonicalGraph, rules: RuleMap) -> set[int]:
             if tensor == graph.output or tensor in result or not consumers:
                 continue
             if all(
-                (c.kind == "linear" and isinstance(rules.for_op(c), proportional))
+                (c.kind == "linear" and rules.for_op(c).proportional)
                 or c.kind == "relu"
                 or (c.kind in ("avgpool", "gap") and rules.avgpool == "z")
                 or (c.kind == "add" and rules.add == "z")
