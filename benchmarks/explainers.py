@@ -9,7 +9,10 @@ For a 28x28x1 and a 64x64x3 ``cnn`` (``xai_lab.models.build("cnn", ...)``, rando
   input checks, the prediction forward pass and the method), with shap in its three algorithms;
 - tf-explain's GradCAM called directly (``get_gradients_and_filters`` +
   ``generate_ponderated_output``, one class for the batch, as its API takes);
-- shap's explainers called directly with the same settings and background as our wrapper.
+- shap's explainers called directly with the same settings and background as our wrapper;
+- with deep Taylor, "z+ convolutions only" (:func:`zplus_convolutions`): its forward pass and
+  the two extra convolutions per layer the z+ rule needs, without the rule's elementwise work,
+  reported as a measured ratio with no target (how close deep Taylor is to its own floor).
 
 Each figure is the median of ``--repeats`` samples after one warm-up call; a sample calls
 the function in a loop for at least ``--min-seconds`` (0.2) and keeps the time per call.
@@ -23,9 +26,10 @@ ratio together; the table's columns divide medians taken over the whole run.
 Usage: ``python benchmarks/explainers.py [--repeats 5] [--min-seconds 0.2] [--quick]
 [--batches 16 64] [--sizes 28 64] [--methods NAME ...] [--onednn on|off]`` (``--quick``: batch 16 only, smaller shap settings:
 nsamples 16, max_evals 100 instead of 64 and 300). ``--onednn`` sets TensorFlow's
-``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow is imported: ``on`` is TensorFlow's default on
-x86 Linux (what a user's session runs), ``off`` is how the test suite runs (Eigen kernels,
-bit-reproducible); without the option the environment decides (unset means on).
+``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow is imported: ``off`` is how the test suite runs
+(Eigen kernels, bit-reproducible); without the option the environment decides, and when the
+variable is unset TensorFlow chooses by CPU: on the development machine (AMD EPYC, AVX2, no
+AVX-512) it runs Eigen. The header line reports which kernels TensorFlow actually enabled.
 """
 
 from __future__ import annotations
@@ -93,6 +97,36 @@ class Timings:
         return 1000.0 * statistics.median(self.samples[label]) / n_images
 
 
+def zplus_convolutions(model):
+    """The convolutions deep Taylor's z+ rule cannot do without, and nothing else.
+
+    A compiled ``x -> tensors`` running the canonical graph's forward pass (BatchNorm folded,
+    as deep Taylor runs it) and, for every convolution and Dense layer, the product with the
+    positive weights (the rule's denominators ``z+``) and one transposed product (how relevance
+    goes back). That is three convolutions per layer; deep Taylor divided by this time is the
+    share of its cost that the rule's arithmetic does not dictate.
+    """
+    import tensorflow as tf
+
+    from xai_lab.explain.lrp import propagate, rules
+
+    graph = propagate.graph_for(model)
+
+    @tf.function(input_signature=[tf.TensorSpec(graph.input_shape, tf.float32)])
+    def convolutions(x):
+        values = propagate.forward_activations(graph, x)
+        out = [values[graph.output]]
+        for op in graph.ops:
+            if op.kind == "linear" and op.linear in ("conv", "dense"):
+                w, _ = op.params()
+                w_plus = tf.nn.relu(w)
+                x_in = values[op.inputs[0]]
+                out.append(rules.linear_vjp(op, x_in, w_plus, rules.apply_linear(op, x_in, w_plus)))
+        return out
+
+    return convolutions
+
+
 def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_evals, failures):
     """Time everything for one model and batch size; print the table and the target checks."""
     import shap
@@ -113,6 +147,11 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
 
     def fwd_bwd():
         return [a.numpy() for a in gradient(x, t)]
+
+    zplus = zplus_convolutions(model)
+
+    def zplus_floor():
+        return zplus(x)
 
     timer.measure("forward pass", fwd, args.repeats)
     timer.measure("forward+backward", fwd_bwd, args.repeats)
@@ -152,7 +191,8 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
     direct = {"gradient": ("shap GradientExplainer (direct)", shap_gradient),
               "deep": ("shap DeepExplainer (direct)", shap_deep),
               "partition": ("shap partition (direct)", shap_partition)}
-    ratios: dict[str, float] = {}
+    ratios: dict[str, float] = {}  # checked against the targets
+    notes: dict[str, float] = {}  # printed, no target
     for name in args.methods or explain.available():
         variants = (
             [(f"shap[{k}]", s) for k, s in shap_settings.items()]
@@ -180,6 +220,8 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
                     label, run, "tf-explain GradCAM (direct)", tfx_gradcam, reps)
             elif label == "deep_taylor":
                 ratios["deep_taylor / forward"] = timer.pair("forward pass", fwd, label, run, reps)
+                notes["deep_taylor / its z+ convolutions"] = timer.pair(
+                    "z+ convolutions only", zplus_floor, label, run, reps)
             elif name == "shap":
                 ratios[f"{label} / shap direct"] = timer.pair(
                     *direct[settings["algorithm"]], label, run, reps)
@@ -204,7 +246,19 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
         print(f"  target {what}: {value:.2f} {op} {limit} {'PASS' if ok else 'FAIL'}")
         if not ok:
             failures.append(f"{shape} batch {n}: {what} {value:.2f} {op} {limit}")
+    for what, value in notes.items():
+        print(f"  measured {what}: {value:.2f}")
     sys.stdout.flush()
+
+
+def _kernels() -> str:
+    """Which CPU kernels TensorFlow enabled: oneDNN or Eigen (asked of TensorFlow itself, since
+    with ``TF_ENABLE_ONEDNN_OPTS`` unset it decides by CPU)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without this private module: say so rather than guess
+        return f"kernels unknown (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')})"
+    return "oneDNN kernels" if _pywrap_util_port.IsMklEnabled() else "Eigen kernels (oneDNN off)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +278,6 @@ def main(argv: list[str] | None = None) -> int:
         if "tensorflow" in sys.modules:
             parser.error("--onednn must be set before TensorFlow is imported")
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
-    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") not in ("0", "false", "False")
 
     import keras
     import shap
@@ -242,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     batches = args.batches or ((16,) if args.quick else (16, 64))
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, shap {shap.__version__}, "
-          f"{os.cpu_count()} CPUs, oneDNN {'on' if onednn else 'off'}, median of {args.repeats} "
+          f"{os.cpu_count()} CPUs, {_kernels()}, median of {args.repeats} "
           f"samples of >= {args.min_seconds} s after a warm-up; ms per image; targets are medians of "
           "ratios between alternating samples")
     failures = []

@@ -1,22 +1,29 @@
-"""The explainers benchmark's timing helper, on a simulated clock (no real timing)."""
+"""The explainers benchmark's helpers: its timing on a simulated clock (no real timing), and
+the deep Taylor floor it measures against."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def timings_cls():
+def bench():
     spec = importlib.util.spec_from_file_location("bench_explainers",
                                                   ROOT / "benchmarks" / "explainers.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.Timings
+    return module
+
+
+@pytest.fixture(scope="module")
+def timings_cls(bench):
+    return bench.Timings
 
 
 class Machine:
@@ -65,3 +72,21 @@ def test_paired_ratio_cancels_drift(timings_cls):
     m.slowness = 3.0
     t2.measure("method", method, 3)
     assert t2.ms_per_image("method", 1) / t2.ms_per_image("forward", 1) == pytest.approx(7.5)
+
+
+def test_zplus_floor_is_three_convolutions_per_layer_and_no_rule_arithmetic(bench):
+    """The benchmark's floor for deep Taylor runs the forward pass and two more products per
+    Conv2D / Dense layer, and none of the rule's divisions or max-pool gradients."""
+    from collections import Counter
+
+    pytest.importorskip("keras")
+    from xai_lab import models
+
+    model = models.build("cnn", (16, 16, 1), 3, filters=(4, 8))
+    floor = bench.zplus_convolutions(model)
+    ops = Counter(n.op for n in floor.get_concrete_function().graph.as_graph_def().node)
+    assert ops["Conv2D"] + ops["Conv2DBackpropInput"] == 3 * 4  # 2 blocks x 2 convolutions
+    assert ops["MatMul"] == 3 * 2  # hidden Dense and logits
+    assert not ops.keys() & {"DivNoNan", "RealDiv", "MaxPoolGrad", "If", "StatelessIf"}
+    x = np.random.default_rng(0).random((2, 16, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(floor(x)[0].numpy(), np.asarray(model(x)), rtol=1e-5, atol=1e-5)

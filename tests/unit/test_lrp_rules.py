@@ -8,6 +8,9 @@ The numpy reference (``_textbook``) writes every linear layer as an explicit mat
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -649,3 +652,27 @@ def test_skipped_relu_masks_change_nothing(name, preset, settings):
         assert relus - skipped == {"last_relu"}
     if name == "cnn" and preset == "lrp.z_plus":
         assert skipped == relus
+
+
+def _op_counts(graph_def: Any, function: str | None = None) -> Counter:
+    nodes = graph_def.node if function is None else next(
+        f.node_def for f in graph_def.library.function if f.signature.name == function)
+    return Counter(node.op for node in nodes)
+
+
+def test_deep_taylor_runs_three_convolutions_per_layer():
+    """The z+ rule needs, per Conv2D / Dense layer, the forward product, the product with the
+    positive weights and one transposed product; deep Taylor's compiled pass (on a non-negative
+    input, the branch images take) runs exactly those and no more."""
+    from xai_lab import models
+
+    model = models.build("cnn", (16, 16, 1), 3, filters=(4, 8))
+    analyzer = explain.get("deep_taylor").analyzer(model)
+    graph_def = analyzer._fn.get_concrete_function().graph.as_graph_def()
+    counts = _op_counts(graph_def)
+    (branch,) = [n for n in graph_def.node if n.op in ("If", "StatelessIf")]  # the sign check
+    counts += _op_counts(graph_def, branch.attr["then_branch"].func.name)
+    n_conv = sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers)
+    n_dense = sum(isinstance(layer, keras.layers.Dense) for layer in model.layers)
+    assert counts["Conv2D"] + counts["Conv2DBackpropInput"] == 3 * n_conv
+    assert counts["MatMul"] == 3 * n_dense
