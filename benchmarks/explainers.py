@@ -103,8 +103,8 @@ def zplus_convolutions(model):
     A compiled ``x -> tensors`` running the canonical graph's forward pass (BatchNorm folded,
     as deep Taylor runs it) and, for every convolution and Dense layer, the product with the
     positive weights (the rule's denominators ``z+``) and one transposed product (how relevance
-    goes back). That is three convolutions per layer; deep Taylor divided by this time is the
-    share of its cost that the rule's arithmetic does not dictate.
+    goes back). That is three convolutions per layer; deep Taylor divided by this time says how
+    much the rule's elementwise work (divisions, products, max-pool winner-take-all) adds.
     """
     import tensorflow as tf
 
