@@ -24,8 +24,8 @@ change in the machine's speed during the run (other work on the host) moves both
 ratio together; the table's columns divide medians taken over the whole run.
 
 Usage: ``python benchmarks/explainers.py [--repeats 5] [--min-seconds 0.2] [--quick]
-[--batches 16 64] [--sizes 28 64] [--methods NAME ...] [--onednn on|off]`` (``--quick``: batch 16 only, smaller shap settings:
-nsamples 16, max_evals 100 instead of 64 and 300). ``--onednn`` sets TensorFlow's
+[--batches 16 64] [--sizes 28 64] [--methods NAME ...] [--onednn on|off]`` (``--quick``:
+batch 16 only, smaller shap settings: nsamples 16, max_evals 100 instead of 64 and 300). ``--onednn`` sets TensorFlow's
 ``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow is imported: ``off`` is how the test suite runs
 (Eigen kernels, bit-reproducible); without the option the environment decides, and when the
 variable is unset TensorFlow chooses by CPU: on the development machine (AMD EPYC, AVX2, no
@@ -35,6 +35,7 @@ AVX-512) it runs Eigen. The header line reports which kernels TensorFlow actuall
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -148,11 +149,6 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
     def fwd_bwd():
         return [a.numpy() for a in gradient(x, t)]
 
-    zplus = zplus_convolutions(model)
-
-    def zplus_floor():
-        return zplus(x)
-
     timer.measure("forward pass", fwd, args.repeats)
     timer.measure("forward+backward", fwd_bwd, args.repeats)
 
@@ -220,8 +216,9 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
                     label, run, "tf-explain GradCAM (direct)", tfx_gradcam, reps)
             elif label == "deep_taylor":
                 ratios["deep_taylor / forward"] = timer.pair("forward pass", fwd, label, run, reps)
+                floor = functools.partial(zplus_convolutions(model), x)
                 notes["deep_taylor / its z+ convolutions"] = timer.pair(
-                    "z+ convolutions only", zplus_floor, label, run, reps)
+                    "z+ convolutions only", floor, label, run, reps)
             elif name == "shap":
                 ratios[f"{label} / shap direct"] = timer.pair(
                     *direct[settings["algorithm"]], label, run, reps)

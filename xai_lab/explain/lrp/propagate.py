@@ -112,9 +112,10 @@ def _zero_where_zero(graph: CanonicalGraph, rules: RuleMap) -> set[int]:
     """Tensor ids whose relevance is 0 wherever the tensor's value is 0, whatever the input.
 
     That holds when every op reading the tensor sends back relevance proportional to it: the
-    rules marked ``proportional`` (z, epsilon, alpha-beta / z+: ``R_i = x_i * ...``), the z rule on Add and average
-    pooling, and ReLU (0 where its input is <= 0); max pooling, reshapes and identities pass it
-    on from their own output (a zero-valued winner of a window means a zero pooled value).
+    rules marked ``proportional`` (z, epsilon, alpha-beta / z+: ``R_i = x_i * ...``), the z
+    rule on Add and average pooling, and ReLU (0 where its input is <= 0); max pooling,
+    reshapes and identities pass it on from their own output (a zero-valued winner of a window
+    means a zero pooled value).
     Below such a tensor a ReLU's mask ``[x > 0]`` changes nothing (its output is 0 exactly
     where the mask is), so :func:`relevance` skips that elementwise pass.
     """
