@@ -115,11 +115,12 @@ def zplus_convolutions(model):
 
     @tf.function(input_signature=[tf.TensorSpec(graph.input_shape, tf.float32)])
     def convolutions(x):
-        values = propagate.forward_activations(graph, x)
+        params = propagate.read_params(graph)
+        values = propagate.forward_activations(graph, x, params)
         out = [values[graph.output]]
         for op in graph.ops:
             if op.kind == "linear" and op.linear in ("conv", "dense"):
-                w, _ = op.params()
+                w, _ = params[op.output]
                 w_plus = tf.nn.relu(w)
                 x_in = values[op.inputs[0]]
                 out.append(rules.linear_vjp(op, x_in, w_plus, rules.apply_linear(op, x_in, w_plus)))

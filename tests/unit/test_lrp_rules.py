@@ -676,3 +676,51 @@ def test_deep_taylor_runs_three_convolutions_per_layer():
     n_dense = sum(isinstance(layer, keras.layers.Dense) for layer in model.layers)
     assert counts["Conv2D"] + counts["Conv2DBackpropInput"] == 3 * n_conv
     assert counts["MatMul"] == 3 * n_dense
+
+
+def test_deep_taylor_reads_each_weight_once():
+    """The forward and the backward pass share one read of every variable (and one BatchNorm
+    folding): the compiled pass holds one ReadVariableOp per weight of the model."""
+    from xai_lab import models
+
+    model = models.build("cnn", (16, 16, 1), 3, filters=(4, 8))
+    analyzer = explain.get("deep_taylor").analyzer(model)
+    graph_def = analyzer._fn.get_concrete_function().graph.as_graph_def()
+    assert _op_counts(graph_def)["ReadVariableOp"] == len(model.weights)
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (L.MaxPooling2D(2), (2, 8, 8, 3)),
+    (L.MaxPooling2D(3, strides=2, padding="same"), (2, 7, 9, 3)),
+    (L.MaxPooling2D((2, 3), strides=1), (2, 6, 7, 2)),
+    (L.AveragePooling2D(2), (2, 8, 8, 3)),
+    (L.AveragePooling2D(3, strides=2, padding="same"), (2, 7, 9, 3)),
+    (L.GlobalAveragePooling2D(), (2, 5, 6, 4)),
+    (L.GlobalAveragePooling2D(keepdims=True), (2, 5, 6, 4)),
+    (L.GlobalMaxPooling2D(), (2, 5, 6, 4)),
+    (L.Flatten(), (2, 3, 4, 2)),
+], ids=lambda v: v.name if hasattr(v, "name") else str(v))
+def test_pooling_and_reshapes_pass_relevance_along_their_gradient(layer, shape):
+    """Relevance through pooling and reshapes is the layer's gradient (a VJP), now written with
+    TensorFlow's gradient kernels directly: it must equal what a gradient tape gives."""
+    import tensorflow as tf
+
+    from xai_lab.explain.lrp.propagate import _op_forward, _vjp
+
+    rng = np.random.default_rng(3)
+    inp = keras.Input(shape[1:])
+    (op,) = canonize(keras.Model(inp, layer(inp))).ops
+    x = tf.constant(rng.normal(size=shape).astype(np.float32))
+    x = tf.round(x * 2) / 2  # ties inside pooling windows
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = _op_forward(op, [x])
+    r = tf.constant(rng.normal(size=y.shape).astype(np.float32))
+    expected = tape.gradient(y, x, output_gradients=r).numpy()
+    np.testing.assert_array_equal(_vjp(op, x, y, r).numpy(), expected)
+    # traced with unknown image sizes, as for a model built on keras.Input((None, None, C))
+    def loose(t: Any) -> Any:  # batch and image sizes unknown, channels known
+        return tf.TensorSpec([None] * (len(t.shape) - 1) + [t.shape[-1]])
+
+    unknown = tf.function(lambda *t: _vjp(op, *t), input_signature=[loose(x), loose(y), loose(r)])
+    np.testing.assert_array_equal(unknown(x, y, r).numpy(), expected)

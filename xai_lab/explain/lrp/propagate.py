@@ -33,12 +33,21 @@ from .canonize import CanonicalGraph, Op, canonize
 from .rules import Rule, apply_linear, safe_div
 
 
-def _op_forward(op: Op, xs: list[Any]) -> Any:
+def read_params(graph: CanonicalGraph) -> dict[int, tuple[Any, Any]]:
+    """``(kernel, bias)`` of every linear op (keyed by its output id), read once per pass.
+
+    Within a ``tf.function`` each read is its own ``ReadVariableOp`` (and BatchNorm folding its
+    own arithmetic): the forward and backward pass share one read instead of repeating it.
+    """
+    return {op.output: op.params() for op in graph.ops if op.kind == "linear"}
+
+
+def _op_forward(op: Op, xs: list[Any], params: dict[int, tuple[Any, Any]] | None = None) -> Any:
     import tensorflow as tf
 
     x = xs[0]
     if op.kind == "linear":
-        w, b = op.params()
+        w, b = op.params() if params is None else params[op.output]
         z = apply_linear(op, x, w)
         if b is not None:
             z = z + b  # AddV2: grappler's fused Conv2D+BiasAdd(+Relu) kernel is slower on CPU
@@ -64,13 +73,18 @@ def _op_forward(op: Op, xs: list[Any]) -> Any:
     raise ValueError(f"unknown op kind {op.kind!r}")
 
 
-def forward_activations(graph: CanonicalGraph, x: Any) -> dict[int, Any]:
-    """All tensors of the canonical graph for input ``x`` (id -> tensor)."""
+def forward_activations(graph: CanonicalGraph, x: Any,
+                        params: dict[int, tuple[Any, Any]] | None = None) -> dict[int, Any]:
+    """All tensors of the canonical graph for input ``x`` (id -> tensor).
+
+    ``params``: the :func:`read_params` of the pass (read here when None).
+    """
     import tensorflow as tf
 
+    params = read_params(graph) if params is None else params
     values: dict[int, Any] = {0: tf.convert_to_tensor(x, tf.float32)}
     for op in graph.ops:
-        values[op.output] = _op_forward(op, [values[i] for i in op.inputs])
+        values[op.output] = _op_forward(op, [values[i] for i in op.inputs], params)
     return values
 
 
@@ -137,13 +151,34 @@ def _zero_where_zero(graph: CanonicalGraph, rules: RuleMap) -> set[int]:
     return result
 
 
-def _vjp(op: Op, x: Any, r: Any) -> Any:
+def _vjp(op: Op, x: Any, y: Any, r: Any) -> Any:
+    """``r`` sent back through the pooling or reshape ``op`` (input ``x``, output ``y``) along
+    its gradient, with the kernels TensorFlow's gradients use but without a tape (which would
+    add shape arithmetic and a second forward op to every pass)."""
     import tensorflow as tf
 
-    with tf.GradientTape() as tape:
+    c = op.config
+    if op.kind in ("maxpool", "avgpool"):
+        ksize, strides = [1, *c["ksize"], 1], [1, *c["strides"], 1]
+        padding = str(c["padding"]).upper()
+        if op.kind == "maxpool":
+            return tf.raw_ops.MaxPoolGrad(orig_input=x, orig_output=y, grad=r, ksize=ksize,
+                                          strides=strides, padding=padding)
+        return tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(x), grad=r, ksize=ksize,
+                                      strides=strides, padding=padding)
+    if op.kind == "gap":  # the mean's gradient: r / (H W) at every position
+        h, w = x.shape[1], x.shape[2]
+        if h is None or w is None:
+            area = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], r.dtype)
+        else:
+            area = float(h * w)
+        return tf.broadcast_to(tf.reshape(r, (-1, 1, 1, r.shape[-1])) / area, tf.shape(x))
+    if op.kind == "reshape":
+        return tf.reshape(r, tf.shape(x))
+    with tf.GradientTape() as tape:  # global max pooling
         tape.watch(x)
-        y = _op_forward(op, [x])
-    return tape.gradient(y, x, output_gradients=r)
+        out = _op_forward(op, [x])
+    return tape.gradient(out, x, output_gradients=r)
 
 
 def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any,
@@ -156,7 +191,8 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any,
     """
     import tensorflow as tf
 
-    values = forward_activations(graph, x)
+    params = read_params(graph)
+    values = forward_activations(graph, x, params)
     logits = values[graph.output]
     predicted = tf.argmax(logits, axis=1, output_type=targets.dtype)
     targets = tf.where(targets < 0, predicted, targets)
@@ -178,7 +214,7 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any,
         xs = [values[i] for i in op.inputs]
         x_in = xs[0]
         if op.kind == "linear":
-            w, b = op.params()
+            w, b = params[op.output]
             give(op.inputs[0], rules.for_op(op).relevance(op, x_in, r, w, b,
                                                           op.inputs[0] in nonneg))
         elif op.kind == "relu" and op.output in masked:
@@ -187,9 +223,10 @@ def relevance(graph: CanonicalGraph, rules: RuleMap, x: Any, targets: Any,
             # r * [x > 0] in one kernel (the ReLU's gradient)
             give(op.inputs[0], tf.raw_ops.ReluGrad(gradients=r, features=x_in))
         elif op.kind in ("avgpool", "gap") and rules.avgpool == "z":
-            give(op.inputs[0], x_in * _vjp(op, x_in, safe_div(r, values[op.output])))
+            y = values[op.output]
+            give(op.inputs[0], x_in * _vjp(op, x_in, y, safe_div(r, y)))
         elif op.kind in ("maxpool", "avgpool", "gap", "gmp", "reshape"):
-            give(op.inputs[0], _vjp(op, x_in, r))
+            give(op.inputs[0], _vjp(op, x_in, values[op.output], r))
         elif op.kind == "identity":
             give(op.inputs[0], r)
         elif op.kind == "add":
