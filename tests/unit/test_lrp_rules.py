@@ -701,8 +701,9 @@ def test_deep_taylor_reads_each_weight_once():
     (L.Flatten(), (2, 3, 4, 2)),
 ], ids=lambda v: v.name if hasattr(v, "name") else str(v))
 def test_pooling_and_reshapes_pass_relevance_along_their_gradient(layer, shape):
-    """Relevance through pooling and reshapes is the layer's gradient (a VJP), now written with
-    TensorFlow's gradient kernels directly: it must equal what a gradient tape gives."""
+    """Relevance through pooling and reshapes is the layer's gradient (a VJP), computed with
+    TensorFlow's gradient kernels called directly (no tape): it must equal the tape's gradient,
+    ties in a max-pooling window included."""
     import tensorflow as tf
 
     from xai_lab.explain.lrp.propagate import _op_forward, _vjp
@@ -718,8 +719,8 @@ def test_pooling_and_reshapes_pass_relevance_along_their_gradient(layer, shape):
     r = tf.constant(rng.normal(size=y.shape).astype(np.float32))
     expected = tape.gradient(y, x, output_gradients=r).numpy()
     np.testing.assert_array_equal(_vjp(op, x, y, r).numpy(), expected)
-    # traced with unknown image sizes, as for a model built on keras.Input((None, None, C))
-    def loose(t: Any) -> Any:  # batch and image sizes unknown, channels known
+
+    def loose(t: Any) -> Any:  # batch and image sizes unknown (keras.Input((None, None, C)))
         return tf.TensorSpec([None] * (len(t.shape) - 1) + [t.shape[-1]])
 
     unknown = tf.function(lambda *t: _vjp(op, *t), input_signature=[loose(x), loose(y), loose(r)])
