@@ -715,7 +715,7 @@ def test_pooling_and_reshapes_pass_relevance_along_their_gradient(layer, shape):
     x = tf.round(x * 2) / 2  # ties inside pooling windows
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = _op_forward(op, [x])
+        y = _op_forward(op, [x], {})
     r = tf.constant(rng.normal(size=y.shape).astype(np.float32))
     expected = tape.gradient(y, x, output_gradients=r).numpy()
     np.testing.assert_array_equal(_vjp(op, x, y, r).numpy(), expected)

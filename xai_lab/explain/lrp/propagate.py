@@ -42,12 +42,12 @@ def read_params(graph: CanonicalGraph) -> dict[int, tuple[Any, Any]]:
     return {op.output: op.params() for op in graph.ops if op.kind == "linear"}
 
 
-def _op_forward(op: Op, xs: list[Any], params: dict[int, tuple[Any, Any]] | None = None) -> Any:
+def _op_forward(op: Op, xs: list[Any], params: dict[int, tuple[Any, Any]]) -> Any:
     import tensorflow as tf
 
     x = xs[0]
     if op.kind == "linear":
-        w, b = op.params() if params is None else params[op.output]
+        w, b = params[op.output]
         z = apply_linear(op, x, w)
         if b is not None:
             z = z + b  # AddV2: grappler's fused Conv2D+BiasAdd(+Relu) kernel is slower on CPU
@@ -167,17 +167,13 @@ def _vjp(op: Op, x: Any, y: Any, r: Any) -> Any:
         return tf.raw_ops.AvgPoolGrad(orig_input_shape=tf.shape(x), grad=r, ksize=ksize,
                                       strides=strides, padding=padding)
     if op.kind == "gap":  # the mean's gradient: r / (H W) at every position
-        h, w = x.shape[1], x.shape[2]
-        if h is None or w is None:
-            area = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], r.dtype)
-        else:
-            area = float(h * w)
+        area = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], r.dtype)
         return tf.broadcast_to(tf.reshape(r, (-1, 1, 1, r.shape[-1])) / area, tf.shape(x))
     if op.kind == "reshape":
         return tf.reshape(r, tf.shape(x))
     with tf.GradientTape() as tape:  # global max pooling
         tape.watch(x)
-        out = _op_forward(op, [x])
+        out = _op_forward(op, [x], {})
     return tape.gradient(out, x, output_gradients=r)
 
 
