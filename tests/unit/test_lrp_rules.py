@@ -597,6 +597,51 @@ def test_batch_equals_single_images(small_convnet):
         np.testing.assert_allclose(both[n], one, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize(("shape", "largest", "chunk"), [
+    ((64, 64, 3), 64 * 64 * 32, 32),  # 16 MiB / (4 B * 131072) = 32 images
+    ((28, 28, 1), 28 * 28 * 32, 64),  # 167 would fit: batch_size caps it
+])
+def test_chunk_size_keeps_the_largest_tensor_within_the_working_set(shape, largest, chunk):
+    from xai_lab import models
+    from xai_lab.explain.lrp import propagate
+
+    assert propagate.WORKING_SET_BYTES == 16 * 2**20
+    model = models.build("cnn", shape, 2)
+    analyzer = explain.get("deep_taylor").analyzer(model)
+    assert analyzer.graph.largest_tensor(shape) == largest  # conv1_1's output
+    assert analyzer.chunk_size(shape, batch_size=64) == chunk
+    assert analyzer.chunk_size(shape, batch_size=5) == 5
+
+
+def test_open_image_sizes_count_as_the_larger_side():
+    inp = keras.Input((None, None, 1))
+    h = L.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    h = L.GlobalAveragePooling2D()(h)
+    model = keras.Model(inp, L.Dense(2)(h))
+    analyzer = explain.get("deep_taylor").analyzer(model)
+    assert analyzer.graph.largest_tensor((50, 40, 1)) == 50 * 50 * 8  # an upper bound of 50*40*8
+    assert analyzer.chunk_size((4096, 4096, 1), batch_size=64) == 1  # never fewer than one
+
+
+def test_a_batch_split_by_the_working_set_equals_one_call(small_convnet, monkeypatch):
+    from xai_lab.explain.lrp import propagate
+
+    model, _, x = small_convnet
+    x = np.concatenate([x, x[::-1], x])  # 6 images
+    explainer = explain.get("deep_taylor")
+    whole = explainer.explain(model, x)
+    analyzer = explainer.analyzer(model)
+    calls = []
+    fn = analyzer._fn
+    monkeypatch.setattr(analyzer, "_fn", lambda *a: calls.append(len(a[0])) or fn(*a))
+    per_image = 4 * analyzer.graph.largest_tensor(x.shape[1:])  # 6*6*3 floats
+    monkeypatch.setattr(propagate, "WORKING_SET_BYTES", 4 * per_image)
+    split = explainer.explain(model, x)
+    assert calls == [4, 2]
+    np.testing.assert_allclose(split.attributions, whole.attributions, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(split.targets, whole.targets)
+
+
 def test_invalid_settings():
     with pytest.raises(ValueError, match="not an LRP rule"):
         explain.get("lrp", rule="gamma")

@@ -27,6 +27,7 @@ layer raises :class:`~xai_lab.explain.base.UnsupportedModelError` naming it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,8 @@ class Op:
     activation: str = "linear"
     first: bool = False
     folded: tuple[str, ...] = ()
+    #: The output's shape for one image (no batch axis); None where the model leaves a size open.
+    shape: tuple[int | None, ...] = ()
 
 
 @dataclass
@@ -104,6 +107,18 @@ class CanonicalGraph:
 
     def consumers(self, tensor: int) -> list[Op]:
         return [op for op in self.ops if tensor in op.inputs]
+
+    def largest_tensor(self, image_shape: tuple[int, ...]) -> int:
+        """Elements per image of the largest tensor of the forward pass (the input included)
+        for images of ``image_shape`` (H, W, C).
+
+        A size the model leaves open counts as the image's larger side: no supported op makes
+        an image larger, so this is an upper bound.
+        """
+        side = max(int(d) for d in image_shape[:2])
+        sizes = [math.prod(int(d) for d in image_shape)]
+        sizes += [math.prod(side if d is None else d for d in op.shape) for op in self.ops]
+        return max(sizes)
 
     def describe(self) -> str:
         lines = []
@@ -268,8 +283,10 @@ class _Builder:
             raise _unsupported(layer, "a layer with several outputs")
         out = self.new_id()
         mapping[id(tensor)] = out
-        self.ops.append(self._op(layer, cls, inputs, out, strip_activation,
-                                 tuple(node.input_tensors[0].shape), tuple(tensor.shape)))
+        op = self._op(layer, cls, inputs, out, strip_activation,
+                      tuple(node.input_tensors[0].shape), tuple(tensor.shape))
+        op.shape = tuple(None if d is None else int(d) for d in tensor.shape[1:])
+        self.ops.append(op)
 
     def _op(self, layer: Any, cls: str, inputs: tuple[int, ...], out: int, strip: bool,
             in_shape: tuple, out_shape: tuple) -> Op:
@@ -405,6 +422,7 @@ def _fold_batchnorm(ops: list[Op], output: int) -> list[Op]:
                     params=_fold(prev.params, op.params),
                     activation="linear",
                     folded=(op.name,),
+                    shape=op.shape,
                 )
                 idx = next(k for k, r in enumerate(result) if r is prev)
                 result[idx] = fused

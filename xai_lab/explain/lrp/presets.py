@@ -79,7 +79,10 @@ class LRP(Explainer):
         Start from ``max(logit, 0)`` instead of the logit (deep Taylor explains positive
         evidence only: a negative target logit gives an all-zero map).
     batch_size : int
-        Images per compiled call.
+        At most this many images per compiled call; fewer where the pass's largest tensor
+        would exceed :data:`~xai_lab.explain.lrp.propagate.WORKING_SET_BYTES` (16 MiB: 32
+        images of 64x64 under the zoo's cnn, 2 of 224x224), which keeps the memory-bound steps
+        in cache and bounds peak memory.
 
     References
     ----------
