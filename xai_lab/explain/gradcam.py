@@ -31,7 +31,8 @@ class GradCAM(Explainer):
     layer : str, optional
         The layer to explain; default the last layer with a 4-D output.
     batch_size : int
-        Images per compiled call.
+        At most this many images per compiled call; fewer for large images
+        (:func:`~xai_lab.explain._graph.chunk_size`).
 
     References
     ----------
@@ -61,7 +62,7 @@ class GradCAM(Explainer):
         layer = self._layer_path(model)
         fn = cam_function(model, layer, self.plus_plus)
         raws, maps = [], []
-        for s in _graph.batches(len(x), self.batch_size):
+        for s in _graph.batches(len(x), _graph.chunk_size(model, x.shape[1:], self.batch_size)):
             raw, up = fn(x[s], targets[s].astype(np.int32))
             raws.append(raw.numpy())
             maps.append(up.numpy())

@@ -17,11 +17,15 @@ from .base import Explainer, MapResult, register
 
 
 def input_gradients(model: Any, x: np.ndarray, targets: np.ndarray, batch_size: int = 256):
-    """``d logit[target] / d x`` for every image, shape of ``x``, float32."""
+    """``d logit[target] / d x`` for every image, shape of ``x``, float32.
+
+    At most ``batch_size`` images per compiled call, fewer for large images
+    (:func:`~xai_lab.explain._graph.chunk_size`).
+    """
     fn = _graph.gradient_function(model)
     out = []
     t = targets.astype(np.int32)
-    for s in _graph.batches(len(x), batch_size):
+    for s in _graph.batches(len(x), _graph.chunk_size(model, x.shape[1:], batch_size)):
         grads, _ = fn(x[s], t[s])
         out.append(grads.numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros_like(x)
@@ -38,10 +42,11 @@ def path_gradients(
     """``sum_k weights[k] * grad(points(i)[k])`` for each image ``i``.
 
     ``points(slice)`` returns the (m, K, H, W, C) evaluation points of those images; images
-    are processed in chunks so that one compiled call sees about ``batch_size`` points
-    (memory stays bounded for large images).
+    are processed in chunks so that one compiled call sees about ``batch_size`` points, fewer
+    for large images (:func:`~xai_lab.explain._graph.chunk_size`): memory stays bounded.
     """
     k = len(weights)
+    batch_size = _graph.chunk_size(model, x.shape[1:], batch_size)
     chunk = max(1, batch_size // k)
     out = np.zeros_like(x)
     for s in _graph.batches(len(x), chunk):

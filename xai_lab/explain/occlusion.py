@@ -42,7 +42,8 @@ class Occlusion(Explainer):
     score : {"logit", "probability"}
         The target's logit or its softmax probability.
     batch_size : int
-        Occluded images per forward pass.
+        At most this many occluded images per forward pass; fewer for large images
+        (:func:`~xai_lab.explain._graph.chunk_size`).
 
     References
     ----------
@@ -77,9 +78,10 @@ class Occlusion(Explainer):
         self.stride = int(stride) if stride is not None else max(1, self.patch_size // 2)
         self.fill, self.score, self.batch_size = fill, score, int(batch_size)
 
-    def _scores(self, forward: Any, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    def _scores(self, forward: Any, images: np.ndarray, targets: np.ndarray,
+                size: int) -> np.ndarray:
         out = []
-        for s in _graph.batches(len(images), self.batch_size):
+        for s in _graph.batches(len(images), size):
             logits = forward(images[s]).numpy().astype(np.float64)
             if self.score == "probability":
                 z = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -96,14 +98,15 @@ class Occlusion(Explainer):
             for c in _positions(width, min(p, width), self.stride)
         ]
         forward = _graph.forward_function(model)
-        base = self._scores(forward, x, targets)
+        size = _graph.chunk_size(model, x.shape[1:], self.batch_size)
+        base = self._scores(forward, x, targets, size)
         fill = x.mean(axis=(1, 2), keepdims=True) if self.fill == "mean" else None
         drop = np.zeros((n, height, width))
         count = np.zeros((height, width))
         for r, c in boxes:
             count[r : r + p, c : c + p] += 1
         # Occluded copies ordered image-major, in chunks of whole images.
-        per_chunk = max(1, self.batch_size // len(boxes))
+        per_chunk = max(1, size // len(boxes))
         for s in _graph.batches(n, per_chunk):
             xs = x[s]
             copies = np.repeat(xs[:, None], len(boxes), axis=1)
@@ -115,6 +118,7 @@ class Occlusion(Explainer):
                 forward,
                 copies.reshape(-1, *x.shape[1:]),
                 np.repeat(targets[s], len(boxes)),
+                size,
             ).reshape(len(xs), len(boxes))
             for b, (r, c) in enumerate(boxes):
                 drop[s, r : r + p, c : c + p] += (base[s] - scores[:, b])[:, None, None]

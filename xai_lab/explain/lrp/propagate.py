@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _graph
 from .canonize import CanonicalGraph, Op, canonize
 from .rules import Rule, apply_linear, safe_div
 
@@ -259,21 +260,13 @@ def _without_retracing_warning():
         logger.removeFilter(drop)
 
 
-#: Bytes the largest tensor of one compiled call may take (float32): a batch is split into
-#: calls of at most ``WORKING_SET_BYTES // (4 * largest tensor per image)`` images. The
-#: relevance pass is memory-bound between its convolutions; on the development machine (32 MiB
-#: L3) deep Taylor on 64, 128 and 224 px images ran 5-27 % slower per image when that tensor
-#: (``largest_tensor`` x images) took 25-103 MB than at 8-17 MB. The cap also bounds the pass's
-#: peak memory on large images (224 px x 64 images: 851 MiB instead of 3725).
-WORKING_SET_BYTES = 16 * 2**20
-
-
 class Analyzer:
     """A compiled relevance function for one (model, rules) pair.
 
     The ``tf.function`` has a fixed input signature ``(None, H, W, C)`` so that it is traced
     once and reused for every batch size. A call splits its batch so that the largest tensor
-    of the pass stays within :data:`WORKING_SET_BYTES` (see :meth:`chunk_size`).
+    of the pass stays within :data:`xai_lab.explain._graph.WORKING_SET_BYTES` (see
+    :meth:`chunk_size`).
     """
 
     def __init__(self, graph: CanonicalGraph, rules: RuleMap) -> None:
@@ -296,9 +289,8 @@ class Analyzer:
 
     def chunk_size(self, image_shape: tuple[int, ...], batch_size: int = 64) -> int:
         """Images per compiled call: at most ``batch_size``, and no more than keep the pass's
-        largest float32 tensor within :data:`WORKING_SET_BYTES` (at least one image)."""
-        per_image = 4 * self.graph.largest_tensor(tuple(image_shape))
-        return max(1, min(int(batch_size), WORKING_SET_BYTES // per_image))
+        largest float32 tensor within ``_graph.WORKING_SET_BYTES`` (at least one image)."""
+        return _graph.images_per_call(self.graph.largest_tensor(tuple(image_shape)), batch_size)
 
     def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
                  ) -> tuple[np.ndarray, np.ndarray]:
