@@ -301,23 +301,29 @@ def images_per_call(per_image: int, batch_size: int) -> int:
     return max(1, min(int(batch_size), WORKING_SET_BYTES // (4 * max(1, int(per_image)))))
 
 
-def largest_activation(model: Any, image_shape: tuple[int, ...]) -> int:
-    """Elements per image of the largest layer output of ``model`` (nested models opened, the
-    input included) for images of ``image_shape`` (H, W, C).
-
-    A size the model leaves open counts as the image's larger side. A layer whose output
-    cannot be read (one called several times) is left out.
-    """
+def largest_elements(shapes: Any, image_shape: tuple[int, ...]) -> int:
+    """Elements of the largest of ``shapes`` (per-image tensor shapes) and of ``image_shape``
+    (H, W, C) itself. A size left open (None) counts as the image's larger side."""
     side = max(int(d) for d in image_shape[:2])
     sizes = [math.prod(int(d) for d in image_shape)]
+    sizes += [math.prod(side if d is None else int(d) for d in shape) for shape in shapes]
+    return max(sizes)
+
+
+def largest_activation(model: Any, image_shape: tuple[int, ...]) -> int:
+    """Elements per image of the largest layer output of ``model`` (nested models opened, the
+    input included) for images of ``image_shape`` (H, W, C); see :func:`largest_elements`.
+
+    A layer whose output cannot be read (one called several times) is left out.
+    """
+    shapes = []
     for layer in leaf_layers(model):
         try:
             out = layer.output
         except (AttributeError, ValueError, RuntimeError):
             continue
-        for tensor in out if isinstance(out, (list, tuple)) else [out]:
-            sizes.append(math.prod(side if d is None else int(d) for d in tensor.shape[1:]))
-    return max(sizes)
+        shapes += [tuple(t.shape)[1:] for t in (out if isinstance(out, (list, tuple)) else [out])]
+    return largest_elements(shapes, image_shape)
 
 
 def chunk_size(model: Any, image_shape: tuple[int, ...], batch_size: int) -> int:

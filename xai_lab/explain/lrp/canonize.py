@@ -27,11 +27,11 @@ layer raises :class:`~xai_lab.explain.base.UnsupportedModelError` naming it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._graph import largest_elements
 from ..base import UnsupportedModelError
 
 #: Layer classes (by Keras class name) the LRP explainers understand.
@@ -115,10 +115,7 @@ class CanonicalGraph:
         A size the model leaves open counts as the image's larger side: no supported op makes
         an image larger, so this is an upper bound.
         """
-        side = max(int(d) for d in image_shape[:2])
-        sizes = [math.prod(int(d) for d in image_shape)]
-        sizes += [math.prod(side if d is None else d for d in op.shape) for op in self.ops]
-        return max(sizes)
+        return largest_elements([op.shape for op in self.ops], image_shape)
 
     def describe(self) -> str:
         lines = []
