@@ -9,7 +9,8 @@ For a 28x28x1 and a 64x64x3 ``cnn`` (``xai_lab.models.build("cnn", ...)``, rando
   input checks, the prediction forward pass and the method), with shap in its three algorithms;
 - tf-explain's GradCAM called directly (``get_gradients_and_filters`` +
   ``generate_ponderated_output``, one class for the batch, as its API takes);
-- shap's explainers called directly with the same settings and background as our wrapper;
+- shap's explainers called directly with the same settings and background as our wrapper
+  (and the same images per model call: ``SHAP.images_per_call``);
 - with deep Taylor, "z+ convolutions only" (:func:`zplus_convolutions`): its forward pass and
   the two extra convolutions per layer the z+ rule needs, without the rule's elementwise work
   (run on the same chunks of the batch as deep Taylor's analyzer, see ``Analyzer.chunk_size``),
@@ -160,7 +161,9 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
 
     view = _graph.functional_view(model)
     bg = np.zeros((1, *shape), np.float32)
-    grad_expl = shap.GradientExplainer(view, bg, batch_size=64)
+    # the images per model call our wrapper uses (its batch_size 64, capped by the working set)
+    per_call = explain.get("shap").images_per_call(model)
+    grad_expl = shap.GradientExplainer(view, bg, batch_size=per_call)
     deep_expl = shap.DeepExplainer(view, bg)
     part_expl = shap.Explainer(
         lambda z: forward(np.asarray(z, np.float32)).numpy(),
@@ -182,7 +185,7 @@ def run_case(model, shape, n, layer, rng, args, shap_settings, nsamples, max_eva
     def shap_partition():
         for i in range(n):
             with seeded_numpy(0):
-                part_expl(x[i : i + 1], max_evals=max_evals, batch_size=64,
+                part_expl(x[i : i + 1], max_evals=max_evals, batch_size=per_call,
                           outputs=[int(t[i])], silent=True)
 
     slow = max(1, args.repeats // 2)

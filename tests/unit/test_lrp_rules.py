@@ -603,9 +603,9 @@ def test_batch_equals_single_images(small_convnet):
 ])
 def test_chunk_size_keeps_the_largest_tensor_within_the_working_set(shape, largest, chunk):
     from xai_lab import models
-    from xai_lab.explain import _graph
+    from xai_lab.models import working_set
 
-    assert _graph.WORKING_SET_BYTES == 16 * 2**20
+    assert working_set.WORKING_SET_BYTES == 16 * 2**20
     model = models.build("cnn", shape, 2)
     analyzer = explain.get("deep_taylor").analyzer(model)
     assert analyzer.graph.largest_tensor(shape) == largest  # conv1_1's output
@@ -624,7 +624,7 @@ def test_open_image_sizes_count_as_the_larger_side():
 
 
 def test_a_batch_split_by_the_working_set_equals_one_call(small_convnet, monkeypatch):
-    from xai_lab.explain import _graph
+    from xai_lab.models import working_set
 
     model, _, x = small_convnet
     x = np.concatenate([x, x[::-1], x])  # 6 images
@@ -635,7 +635,7 @@ def test_a_batch_split_by_the_working_set_equals_one_call(small_convnet, monkeyp
     fn = analyzer._fn
     monkeypatch.setattr(analyzer, "_fn", lambda *a: calls.append(len(a[0])) or fn(*a))
     per_image = 4 * analyzer.graph.largest_tensor(x.shape[1:])  # 6*6*3 floats
-    monkeypatch.setattr(_graph, "WORKING_SET_BYTES", 4 * per_image)
+    monkeypatch.setattr(working_set, "WORKING_SET_BYTES", 4 * per_image)
     split = explainer.explain(model, x)
     assert calls == [4, 2]
     np.testing.assert_allclose(split.attributions, whole.attributions, rtol=1e-6, atol=1e-7)

@@ -14,8 +14,9 @@ adapters; reusable by LRP):
   functional model with the same layers for a Sequential one.
 - :func:`forward_function` / :func:`gradient_function` are ``tf.function``-compiled forward
   and input-gradient passes, traced once per model (input signature with a free batch size).
-- :func:`chunk_size` says how many images one compiled call may take: at most the method's
-  ``batch_size`` and no more than keep the largest activation within :data:`WORKING_SET_BYTES`.
+- :func:`chunk_size` (from :mod:`xai_lab.models.working_set`) says how many images one compiled
+  call may take: at most the method's ``batch_size`` and no more than keep the largest
+  activation within ``WORKING_SET_BYTES``.
 
 The user's model is never modified: new graphs only *call* its layers (sharing weights); no
 layer is added to it, no weight or activation is changed. Caches are keyed weakly by the model.
@@ -23,24 +24,20 @@ layer is added to it, no weight or activation is changed. Caches are keyed weakl
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Callable
 from typing import Any
 
+from ..models.working_set import (  # noqa: F401  (the explainers read them from here)
+    chunk_size,
+    images_per_call,
+    largest_activation,
+    largest_elements,
+    leaf_layers,
+)
 from .base import UnsupportedModelError
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
-
-#: Bytes the largest float32 activation of one compiled call may take: explainers split a batch
-#: into calls of at most ``WORKING_SET_BYTES // (4 * largest activation per image)`` images
-#: (:func:`chunk_size`). The passes are memory-bound between their convolutions; on the
-#: development machine (32 MiB L3) deep Taylor on 64, 128 and 224 px images ran 5-27 % slower
-#: per image when that tensor took 25-103 MB than at 8-17 MB. The cap also bounds peak memory on
-#: large images (224 px, the zoo's cnn): deep Taylor on 64 images peaked at 851 MiB instead of
-#: 3725, integrated gradients on 8 (256 points) at 937 instead of 6859, saliency on 64 (with
-#: the prediction pass) at 876 instead of 2412.
-WORKING_SET_BYTES = 16 * 2**20
 
 
 def model_cache(model: Any) -> dict[Any, Any]:
@@ -143,14 +140,6 @@ def resolve_layer(model: Any, name: str) -> str:
         f"no layer {name!r} in model {model.name!r}; layers with a 4-D output: "
         f"{', '.join(candidates) if candidates else '(none)'}"
     )
-
-
-def leaf_layers(model: Any) -> list[Any]:
-    """Every layer of ``model`` that is not itself a model, nested models opened, in order."""
-    out = []
-    for layer in model.layers:
-        out.extend(leaf_layers(layer) if is_model(layer) else [layer])
-    return out
 
 
 def _all_paths(model: Any, prefix: str = "") -> list[str]:
@@ -293,42 +282,6 @@ def gradient_function(model: Any) -> Callable[[Any, Any], Any]:
 
         cache["gradient"] = gradient
     return cache["gradient"]
-
-
-def images_per_call(per_image: int, batch_size: int) -> int:
-    """At most ``batch_size`` images, and no more than keep a float32 tensor of ``per_image``
-    elements per image within :data:`WORKING_SET_BYTES`; at least one."""
-    return max(1, min(int(batch_size), WORKING_SET_BYTES // (4 * max(1, int(per_image)))))
-
-
-def largest_elements(shapes: Any, image_shape: tuple[int, ...]) -> int:
-    """Elements of the largest of ``shapes`` (per-image tensor shapes) and of ``image_shape``
-    (H, W, C) itself. A size left open (None) counts as the image's larger side."""
-    side = max(int(d) for d in image_shape[:2])
-    sizes = [math.prod(int(d) for d in image_shape)]
-    sizes += [math.prod(side if d is None else int(d) for d in shape) for shape in shapes]
-    return max(sizes)
-
-
-def largest_activation(model: Any, image_shape: tuple[int, ...]) -> int:
-    """Elements per image of the largest layer output of ``model`` (nested models opened, the
-    input included) for images of ``image_shape`` (H, W, C); see :func:`largest_elements`.
-
-    A layer whose output cannot be read (one called several times) is left out.
-    """
-    shapes = []
-    for layer in leaf_layers(model):
-        try:
-            out = layer.output
-        except (AttributeError, ValueError, RuntimeError):
-            continue
-        shapes += [tuple(t.shape)[1:] for t in (out if isinstance(out, (list, tuple)) else [out])]
-    return largest_elements(shapes, image_shape)
-
-
-def chunk_size(model: Any, image_shape: tuple[int, ...], batch_size: int) -> int:
-    """Images per compiled call of ``model`` (see :data:`WORKING_SET_BYTES`)."""
-    return images_per_call(largest_activation(model, tuple(image_shape)), batch_size)
 
 
 def batches(n: int, size: int):

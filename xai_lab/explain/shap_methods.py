@@ -107,7 +107,9 @@ class SHAP(Explainer):
     seed : int
         Seed of NumPy's global random state during shap calls.
     batch_size : int
-        Images per model call inside shap.
+        At most this many images per model call inside shap; fewer where the model's largest
+        activation would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES` (see
+        :meth:`images_per_call`).
     """
 
     name = "shap"
@@ -208,7 +210,7 @@ class SHAP(Explainer):
             with seeded_numpy(self.seed), _quiet():
                 if self.algorithm == "gradient":
                     explainer = shap.GradientExplainer(
-                        view, self.background_images(shape), batch_size=self.batch_size
+                        view, self.background_images(shape), batch_size=self.images_per_call(model)
                     )
                 elif self.algorithm == "deep":
                     explainer = shap.DeepExplainer(view, self.background_images(shape))
@@ -238,11 +240,17 @@ class SHAP(Explainer):
                     sv = np.moveaxis(np.asarray(sv, np.float32), 0, -1)  # list of classes
                 values[s] = sv[np.arange(len(sv)), ..., targets[s]]
             return MapResult(maps=values.sum(axis=-1), attributions=values)
+        step = self.images_per_call(model)
         for i in range(len(x)):
-            values[i] = self._one(explainer, x[i : i + 1], int(targets[i]))
+            values[i] = self._one(explainer, x[i : i + 1], int(targets[i]), step)
         return MapResult(maps=values.sum(axis=-1), attributions=values)
 
-    def _one(self, explainer: Any, x: np.ndarray, target: int) -> np.ndarray:
+    def images_per_call(self, model: Any) -> int:
+        """Images per model call inside shap: ``batch_size``, or fewer where the model's largest
+        activation would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES`."""
+        return _graph.chunk_size(model, _graph.input_shape(model), self.batch_size)
+
+    def _one(self, explainer: Any, x: np.ndarray, target: int, step: int) -> np.ndarray:
         rank = np.array([[target]])
         with seeded_numpy(self.seed), _quiet():
             if self.algorithm == "gradient":
@@ -257,7 +265,7 @@ class SHAP(Explainer):
                 result = explainer(
                     x,
                     max_evals=self.max_evals,
-                    batch_size=self.batch_size,
+                    batch_size=step,
                     outputs=[target],
                     silent=True,
                 )

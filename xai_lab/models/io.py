@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_path
+from .working_set import chunk_size
 
 
 class ModelFileError(ValueError):
@@ -58,12 +59,18 @@ def as_input(images: Any) -> np.ndarray:
 
 
 def predict_logits(model: Any, images: Any, batch_size: int = 256) -> np.ndarray:
-    """The model's logits for ``images`` (uint8 or float in [0, 1]), batch by batch, silently."""
+    """The model's logits for ``images`` (uint8 or float in [0, 1]), batch by batch, silently.
+
+    A call takes at most ``batch_size`` images, and fewer where the model's largest activation
+    would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES` (2 images of 224x224
+    under the zoo's cnn), so that memory stays bounded on large images.
+    """
     x = as_input(images)
     check_fits(model, image_shape=x.shape[1:])
+    step = chunk_size(model, x.shape[1:], batch_size)
     outs = [
-        np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float32)
-        for i in range(0, len(x), batch_size)
+        np.asarray(model.predict_on_batch(x[i : i + step]), dtype=np.float32)
+        for i in range(0, len(x), step)
     ]
     n_out = int(model.outputs[0].shape[-1])
     return np.concatenate(outs) if outs else np.zeros((0, n_out), np.float32)

@@ -15,15 +15,20 @@ import keras
 import numpy as np
 
 from ..models.io import probabilities
+from ..models.working_set import chunk_size
 from . import metrics as M
 
 
 def batched_logits(model: Any, x: np.ndarray, batch_size: int = 512, distributed: bool = False) -> np.ndarray:
     """``model.predict_on_batch`` over ``x`` in chunks (no progress bar), as float64.
 
+    A chunk holds at most ``batch_size`` images, and fewer where the model's largest activation
+    would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES` (validation at 224x224
+    under the zoo's cnn: 2 images per call, not 512 taking 3.3 GB per activation).
     ``distributed=True`` uses ``model.predict`` (``predict_on_batch`` of a model built under
     a MirroredStrategy returns the replicas' outputs concatenated).
     """
+    batch_size = chunk_size(model, x.shape[1:], batch_size)
     if distributed:
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), np.float64)
     return np.concatenate(

@@ -80,7 +80,7 @@ class LRP(Explainer):
         evidence only: a negative target logit gives an all-zero map).
     batch_size : int
         At most this many images per compiled call; fewer where the pass's largest tensor
-        would exceed :data:`~xai_lab.explain._graph.WORKING_SET_BYTES` (16 MiB: 32
+        would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES` (16 MiB: 32
         images of 64x64 under the zoo's cnn, 2 of 224x224), which keeps the memory-bound steps
         in cache and bounds peak memory.
 

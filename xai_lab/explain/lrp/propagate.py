@@ -265,7 +265,7 @@ class Analyzer:
 
     The ``tf.function`` has a fixed input signature ``(None, H, W, C)`` so that it is traced
     once and reused for every batch size. A call splits its batch so that the largest tensor
-    of the pass stays within :data:`xai_lab.explain._graph.WORKING_SET_BYTES` (see
+    of the pass stays within :data:`xai_lab.models.working_set.WORKING_SET_BYTES` (see
     :meth:`chunk_size`).
     """
 
@@ -289,7 +289,7 @@ class Analyzer:
 
     def chunk_size(self, image_shape: tuple[int, ...], batch_size: int = 64) -> int:
         """Images per compiled call: at most ``batch_size``, and no more than keep the pass's
-        largest float32 tensor within ``_graph.WORKING_SET_BYTES`` (at least one image)."""
+        largest float32 tensor within ``working_set.WORKING_SET_BYTES`` (at least one image)."""
         return _graph.images_per_call(self.graph.largest_tensor(tuple(image_shape)), batch_size)
 
     def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
