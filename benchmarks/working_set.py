@@ -37,6 +37,8 @@ CASES: dict[str, tuple[int, str]] = {
     "deep_taylor": (64, "explain.get('deep_taylor')"),
     "shap_gradient": (1, "explain.get('shap', algorithm='gradient')"),
     "shap_partition": (1, "explain.get('shap', algorithm='partition', max_evals=200)"),
+    "tfexplain.gradcam": (64, "explain.get('tfexplain.gradcam')"),
+    "tfexplain.occlusion": (1, "explain.get('tfexplain.occlusion', patch_size=16)"),
 }
 
 
@@ -71,6 +73,8 @@ def run_case(case: str, unlimited: bool) -> dict[str, float]:
         explain.get("shap", algorithm="gradient").explain(model, x)
     elif case == "shap_partition":
         explain.get("shap", algorithm="partition", max_evals=200).explain(model, x)
+    elif case == "tfexplain.occlusion":
+        explain.get(case, patch_size=16).explain(model, x)
     else:
         explain.get(case).explain(model, x)
     return {"seconds": time.perf_counter() - start, "peak_mib": peak_mib(), "start_mib": start_mib}

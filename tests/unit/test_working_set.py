@@ -48,7 +48,7 @@ def test_nested_models_are_opened_and_open_sizes_count_as_the_larger_side():
 
 
 @pytest.mark.parametrize("name", ["saliency", "smoothgrad", "integrated_gradients", "gradcam",
-                                  "occlusion", "deep_taylor"])
+                                  "occlusion", "deep_taylor", "tfexplain.gradcam"])
 def test_split_calls_give_the_same_maps(name, monkeypatch):
     model = _cnn()
     x = np.random.default_rng(0).uniform(0, 1, (5, 12, 12, 1)).astype(np.float32)

@@ -104,16 +104,21 @@ class TFExplainGradCAM(Explainer):
 
         layer = self._layer(model)
         raw: np.ndarray | None = None
-        for t, idx in _by_target(targets):
-            with warnings.catch_warnings():  # tf-explain passes [model.inputs]
-                warnings.filterwarnings("ignore", message=r"(?s).*structure of `inputs`")
-                outputs, grads = GradCAM.get_gradients_and_filters(
-                    model, x[idx], layer, t, self.use_guided_grads
-                )
-            cams = np.stack([c.numpy() for c in GradCAM.generate_ponderated_output(outputs, grads)])
-            if raw is None:
-                raw = np.zeros((len(x), *cams.shape[1:]), np.float32)
-            raw[idx] = cams
+        # tf-explain takes one class per call; each call gets at most the images that keep the
+        # model's largest activation within the working set (2 of 224x224 under the zoo's cnn).
+        step = _graph.chunk_size(model, x.shape[1:], len(x))
+        for t, all_idx in _by_target(targets):
+            for s in _graph.batches(len(all_idx), step):
+                idx = all_idx[s]
+                with warnings.catch_warnings():  # tf-explain passes [model.inputs]
+                    warnings.filterwarnings("ignore", message=r"(?s).*structure of `inputs`")
+                    outputs, grads = GradCAM.get_gradients_and_filters(
+                        model, x[idx], layer, t, self.use_guided_grads
+                    )
+                cams = np.stack([c.numpy() for c in GradCAM.generate_ponderated_output(outputs, grads)])
+                if raw is None:
+                    raw = np.zeros((len(x), *cams.shape[1:]), np.float32)
+                raw[idx] = cams
         height, width = x.shape[1:3]
         maps = np.stack([cv2.resize(m, (width, height)) for m in raw])
         return MapResult(maps=maps, raw_maps=raw, layer=layer)
@@ -188,7 +193,17 @@ class TFExplainIntegratedGradients(Explainer):
 
 @register()
 class TFExplainOcclusion(Explainer):
-    """tf-explain's occlusion sensitivity (Zeiler & Fergus 2014): ``1 - score`` per patch."""
+    """tf-explain's occlusion sensitivity (Zeiler & Fergus 2014): ``1 - score`` per patch.
+
+    Parameters
+    ----------
+    patch_size : int
+        Side of the square patch tf-explain greys out.
+    batch_size : int, optional
+        Patched images per ``model.predict`` batch (None: Keras' 32), fewer where the model's
+        largest activation would exceed
+        :data:`~xai_lab.models.working_set.WORKING_SET_BYTES`.
+    """
 
     name = "tfexplain.occlusion"
     title = "Occlusion (tf-explain)"
@@ -211,7 +226,8 @@ class TFExplainOcclusion(Explainer):
     def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
         from tf_explain.core.occlusion_sensitivity import OcclusionSensitivity
 
-        method = OcclusionSensitivity(batch_size=self.batch_size)
+        per_call = _graph.chunk_size(model, x.shape[1:], self.batch_size or 32)
+        method = OcclusionSensitivity(batch_size=per_call)
         maps = np.zeros(x.shape[:3], np.float32)
         # tf-explain calls model.predict, which prints a progress bar: keep it quiet.
         with contextlib.redirect_stdout(io.StringIO()):
