@@ -37,6 +37,7 @@ CASES: dict[str, tuple[int, str]] = {
     "deep_taylor": (64, "explain.get('deep_taylor')"),
     "shap_gradient": (1, "explain.get('shap', algorithm='gradient')"),
     "shap_partition": (1, "explain.get('shap', algorithm='partition', max_evals=200)"),
+    "shap_deep": (1, "explain.get('shap', algorithm='deep', background=16 random images)"),
     "tfexplain.gradcam": (64, "explain.get('tfexplain.gradcam')"),
     "tfexplain.occlusion": (1, "explain.get('tfexplain.occlusion', patch_size=16)"),
 }
@@ -71,6 +72,9 @@ def run_case(case: str, unlimited: bool) -> dict[str, float]:
         faithfulness.Deletion(n_steps=50)(model, explain.get("saliency").explain(model, x))
     elif case == "shap_gradient":
         explain.get("shap", algorithm="gradient").explain(model, x)
+    elif case == "shap_deep":
+        background = np.random.default_rng(1).uniform(0, 1, (16, *SHAPE)).astype(np.float32)
+        explain.get("shap", algorithm="deep", background=background).explain(model, x)
     elif case == "shap_partition":
         explain.get("shap", algorithm="partition", max_evals=200).explain(model, x)
     elif case == "tfexplain.occlusion":

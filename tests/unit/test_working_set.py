@@ -143,3 +143,27 @@ def test_shap_model_calls_split(algorithm, monkeypatch):
         # splits next; the values still sum to f(x) - f(background) either way.
         np.testing.assert_allclose(split.maps.sum(axis=(1, 2)), whole.maps.sum(axis=(1, 2)),
                                    rtol=1e-4, atol=1e-7)
+
+
+def test_shap_deep_background_in_chunks(monkeypatch):
+    pytest.importorskip("shap")
+    from xai_lab.explain.shap_methods import DeepInChunks
+
+    model = _cnn()
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (2, 12, 12, 1)).astype(np.float32)
+    background = rng.uniform(0, 1, (5, 12, 12, 1)).astype(np.float32)
+    explainer = explain.get("shap", algorithm="deep", background=background)
+    whole = explainer.explain(model, x)
+    assert not isinstance(explainer.shap_explainer(model), DeepInChunks)  # 10 images fit
+    _graph.model_cache(model).clear()
+    monkeypatch.setattr(working_set, "WORKING_SET_BYTES", 4 * 720 * 4)  # four images per call
+    chunked = explainer.shap_explainer(model)
+    assert [len(c) for c in chunked.chunks] == [2, 2, 1]  # 2 x chunk images per call
+    split = explainer.explain(model, x)
+    np.testing.assert_allclose(split.attributions, whole.attributions, rtol=1e-5, atol=1e-8)
+    expected = model.predict_on_batch(background).mean(axis=0)
+    np.testing.assert_allclose(chunked.expected_value, expected, rtol=1e-5)
+    # DeepLIFT's sums: f(x) - E[f(background)] for the explained class
+    gap = model.predict_on_batch(x)[np.arange(2), split.targets] - expected[split.targets]
+    np.testing.assert_allclose(split.attributions.sum(axis=(1, 2, 3)), gap, rtol=1e-4, atol=1e-6)
