@@ -118,8 +118,9 @@ def predict_logits(model: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarr
     """The model's (N, n_classes) outputs (logits by the package's convention), float64.
 
     A call takes at most ``batch_size`` images, and fewer where the model's largest activation
-    would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES`: a deletion curve on
-    four 224x224 images (204 perturbed images) peaked at 14.1 GiB before this split.
+    would exceed :data:`~xai_lab.models.working_set.WORKING_SET_BYTES` (a deletion curve on
+    four 224x224 images, 204 perturbed images, peaks at 14 GiB without the split; see
+    ``benchmarks/working_set.py``).
     """
     step = chunk_size(model, x.shape[1:], batch_size)
     outs = []

@@ -21,10 +21,11 @@ shows. It is chosen explicitly with ``background``:
 - gradient / deep: an array (M, H, W, C) (or one image (H, W, C)) of reference images in
   [0, 1], ideally a sample of *training* images (e.g. 16-100); ``"zeros"`` (the default) one
   black image, so that the values explain ``f(x) - f(black)`` like integrated gradients with
-  a black baseline; or a float, one constant image. shap's deep explainer runs each image
-  with the whole background in one call; where that would exceed the working set (large
-  images), :class:`DeepInChunks` runs the background in chunks, with the same values. We do not draw the background from the
-  images being explained: an explanation would then depend on its batch companions.
+  a black baseline; or a float, one constant image. We do not draw the background from the
+  images being explained: an explanation would then depend on its batch companions. shap's
+  deep explainer runs each image with the whole background in one call; where that would
+  exceed the working set (large images), :class:`DeepInChunks` runs the background in
+  chunks, with the same values.
 - partition: the masker's fill for hidden regions: ``"blur"`` (the default; a blur whose
   kernel is a quarter of the image side), ``"inpaint"`` (OpenCV Telea inpainting),
   ``"zeros"``, a float, or an array (H, W, C).

@@ -1,9 +1,10 @@
 """How many images one call of a model may take, so that its largest activation stays small.
 
-Every pass over a model in the package (prediction, the explainers' forward and backward
-passes, the evaluation metrics' perturbed images, shap's model calls) splits its batch into
-calls of at most :func:`chunk_size` images: the caller's ``batch_size``, and no more than keep
-the largest float32 activation of one call within :data:`WORKING_SET_BYTES`.
+Every pass over a model in the package (prediction, validation during training, the
+explainers' forward and backward passes, the evaluation metrics' perturbed images, the model
+calls inside shap and tf-explain) splits its batch into calls of at most :func:`chunk_size`
+images: the caller's ``batch_size``, and no more than keep the largest float32 activation of
+one call within :data:`WORKING_SET_BYTES`.
 """
 
 from __future__ import annotations
