@@ -67,11 +67,11 @@ def check_output(model: Any) -> int:
 def predict_logits(model: Any, x: np.ndarray) -> np.ndarray:
     """The model's (N, n_classes) outputs, with a clear error for models that give other shapes.
 
-    In chunks of :func:`~xai_lab.models.working_set.chunk_size` images (at most 256), so that
-    the prediction pass is bounded in memory like the explainers' own passes.
+    :func:`xai_lab.models.predict_logits` splits the batch by the working set
+    (:func:`~xai_lab.models.working_set.chunk_size`), like the explainers' own passes.
     """
     check_output(model)
-    return models.predict_logits(model, x, batch_size=256)
+    return models.predict_logits(model, x)
 
 
 def resolve_targets(target: Any, predictions: np.ndarray, n_classes: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._graph import largest_elements
+from ...models.working_set import largest_elements
 from ..base import UnsupportedModelError
 
 #: Layer classes (by Keras class name) the LRP explainers understand.
