@@ -30,9 +30,7 @@ from typing import Any
 
 from ..models.working_set import (  # noqa: F401  (the explainers read them from here)
     chunk_size,
-    images_per_call,
     largest_activation,
-    largest_elements,
     leaf_layers,
 )
 from .base import UnsupportedModelError

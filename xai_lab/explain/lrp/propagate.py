@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _graph
+from ...models.working_set import images_per_call
 from .canonize import CanonicalGraph, Op, canonize
 from .rules import Rule, apply_linear, safe_div
 
@@ -290,7 +290,7 @@ class Analyzer:
     def chunk_size(self, image_shape: tuple[int, ...], batch_size: int = 64) -> int:
         """Images per compiled call: at most ``batch_size``, and no more than keep the pass's
         largest float32 tensor within ``working_set.WORKING_SET_BYTES`` (at least one image)."""
-        return _graph.images_per_call(self.graph.largest_tensor(tuple(image_shape)), batch_size)
+        return images_per_call(self.graph.largest_tensor(tuple(image_shape)), batch_size)
 
     def __call__(self, x: np.ndarray, targets: np.ndarray, batch_size: int = 64
                  ) -> tuple[np.ndarray, np.ndarray]:
