@@ -236,10 +236,18 @@ def _make_chest_folder(root: Path, bad: bool = True) -> Path:
     return split
 
 
+def _folder(root: Path, **options):
+    """The class-folder loader on the chest_xray-like folder (all files, no patient split)."""
+    return data.load_image_folder(
+        root / "chest_xray" / "train", 16, 1, class_names=("NORMAL", "PNEUMONIA"),
+        name="chest_xray", **options,
+    )
+
+
 def test_image_folder_skips_bad_files_by_name(tmp_path):
     _make_chest_folder(tmp_path)
     with pytest.warns(UserWarning) as record:
-        ds = data.load("chest_xray", "train", size=16, data_dir=tmp_path)
+        ds = _folder(tmp_path)
     message = " ".join(str(w.message) for w in record)
     assert "truncated.jpeg" in message and "notes.png" in message
     assert "not an image" in message and "truncated" in message
@@ -253,26 +261,79 @@ def test_image_folder_skips_bad_files_by_name(tmp_path):
 def test_image_folder_raise_mode_names_every_bad_file(tmp_path):
     _make_chest_folder(tmp_path)
     with pytest.raises(data.ImageReadError) as err:
-        data.load("chest_xray", "train", size=16, data_dir=tmp_path, on_error="raise", cache=False)
+        _folder(tmp_path, on_error="raise", cache=False)
     assert "truncated.jpeg" in str(err.value) and "notes.png" in str(err.value)
     assert "2 file(s)" in str(err.value)
 
 
 def test_image_folder_cache_and_subset(tmp_path):
     split = _make_chest_folder(tmp_path, bad=False)
-    first = data.load("chest_xray", "train", size=16, data_dir=tmp_path)
+    first = _folder(tmp_path)
     cached = list((config.cache_dir() / "decoded").glob("chest_xray-*.npz"))
     assert cached
-    second = data.load("chest_xray", "train", size=16, data_dir=tmp_path)
+    second = _folder(tmp_path)
     np.testing.assert_array_equal(first.images, second.images)
     # a changed file invalidates the cache
     (split / "NORMAL" / "img0.jpeg").write_bytes(_jpeg(250))
-    third = data.load("chest_xray", "train", size=16, data_dir=tmp_path)
+    third = _folder(tmp_path)
     assert third.images[0].mean() > 240
-    sub = data.load("chest_xray", "train", size=16, data_dir=tmp_path, per_class=2)
+    sub = _folder(tmp_path, per_class=2)
     assert sub.class_counts.tolist() == [2, 2]
-    assert len(data.load("chest_xray", "train", size=16, data_dir=tmp_path, limit=3)) == 3
+    assert len(_folder(tmp_path, limit=3)) == 3
+    # the dataset loader reads the same folder through its patient split
+    train = data.load("chest_xray", "train", size=16, data_dir=tmp_path)
+    val = data.load("chest_xray", "val", size=16, data_dir=tmp_path)
+    assert sorted(train.files + val.files) == sorted(first.files)
     assert not list((config.cache_dir() / "decoded").glob(".*.part"))
+
+
+def _make_kermany_names(root: Path) -> Path:
+    """A training folder named like Kermany's: several images per patient, both collections."""
+    split = root / "chest_xray" / "train"
+    names = {
+        "NORMAL": [f"IM-{p:04d}-000{k}.jpeg" for p in range(1, 9) for k in (1, 2)]
+        + [f"NORMAL2-IM-{p:04d}-0001-000{k}.jpeg" for p in range(1, 5) for k in (1, 2)],
+        "PNEUMONIA": [f"person{p}_bacteria_{10 * p + k}.jpeg" for p in range(1, 13) for k in (1, 2)]
+        + [f"person{p}_virus_{10 * p + 5}.jpeg" for p in range(1, 13)],
+    }
+    for cls, files in names.items():
+        (split / cls).mkdir(parents=True)
+        for i, f in enumerate(files):
+            (split / cls / f).write_bytes(_jpeg(30 + 7 * i % 200))
+    return split
+
+
+@pytest.mark.parametrize(
+    ("name", "patient"),
+    [
+        ("person1234_bacteria_5678.jpeg", "person1234"),
+        ("person1_virus_6.jpeg", "person1"),
+        ("person1003_virus_2_1.jpeg", "person1003"),
+        ("IM-0115-0001.jpeg", "IM-0115"),
+        ("IM-0429-0001-0002.jpeg", "IM-0429"),
+        ("NORMAL2-IM-0383-0001.jpeg", "NORMAL2-IM-0383"),
+        ("NORMAL2-IM-0395-0001-0002.jpeg", "NORMAL2-IM-0395"),
+        ("scan.png", "scan"),
+    ],
+)
+def test_chest_xray_patient_ids(name, patient):
+    assert data.chest_xray_patient(f"PNEUMONIA/{name}") == patient
+
+
+def test_chest_xray_train_val_grouped_by_patient_and_stable(tmp_path):
+    _make_kermany_names(tmp_path)
+    train = data.load("chest_xray", "train", size=16, data_dir=tmp_path, cache=False)
+    val = data.load("chest_xray", "val", size=16, data_dir=tmp_path, cache=False)
+    patients = [{data.chest_xray_patient(f) for f in ds.files} for ds in (train, val)]
+    assert not patients[0] & patients[1]
+    assert len(train) + len(val) == 16 + 8 + 24 + 12
+    assert val.class_counts.min() >= 1 and train.class_counts.min() >= 1  # stratified
+    again = data.load("chest_xray", "val", size=16, data_dir=tmp_path, cache=False)
+    assert again.files == val.files
+    # the default size is the dataset's (128 px for chest_xray)
+    assert data.load("chest_xray", "val", data_dir=tmp_path, cache=False).images.shape[1:] == (128, 128, 1)
+    with pytest.raises(data.SplitNotFoundError, match="'train' or 'val'"):
+        data.load("chest_xray", "all", data_dir=tmp_path)
 
 
 def test_chest_xray_missing_says_how_to_get_it(tmp_path):
@@ -338,8 +399,10 @@ def test_ham10000_csv_loader_grouped_and_named_skips(tmp_path):
     assert not set(train.metadata.lesion_id) & set(val.metadata.lesion_id)
     assert {"age", "sex", "localization", "dx_type"} <= set(val.metadata.columns)
     assert train.images.shape[1:] == (16, 16, 3) and len(train.metadata) == len(train)
-    with pytest.raises(data.SplitNotFoundError, match="'test'"):
-        data.load("ham10000", "test", data_dir=tmp_path)
+    test = data.load("ham10000", "test", size=16, data_dir=tmp_path, cache=False)
+    assert not set(test.metadata.lesion_id) & (set(train.metadata.lesion_id) | set(val.metadata.lesion_id))
+    with pytest.raises(data.SplitNotFoundError, match="'holdout'"):
+        data.load("ham10000", "holdout", data_dir=tmp_path)
     with pytest.raises(data.ImageReadError, match="ISIC_0000003"):
         data.load("ham10000", "all", size=16, data_dir=tmp_path, cache=False, on_error="raise")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xai_lab import data
-from xai_lab.data.loaders import ham10000_split, list_image_folder
+from xai_lab.data.loaders import chest_xray_split, ham10000_split, list_image_folder
 
 
 def test_pneumoniamnist_train_and_val(real_data_dir):
@@ -64,11 +64,24 @@ def test_chest_xray_folder_counts_and_subset(real_data_dir):
     paths, labels, classes = list_image_folder(root, ("NORMAL", "PNEUMONIA"))
     assert classes == ["NORMAL", "PNEUMONIA"]
     assert np.bincount(labels).tolist() == [1341, 3875]
-    ds = data.load("chest_xray", "train", size=32, data_dir=real_data_dir, per_class=40)
+    ds = data.load("chest_xray", "val", size=32, data_dir=real_data_dir, per_class=40)
     assert ds.images.shape == (80, 32, 32, 1) and ds.images.dtype == np.uint8
     assert ds.class_counts.tolist() == [40, 40]
     assert ds.images.std() > 10  # real radiographs, not blanks
     assert all(f.split("/")[0] in ("NORMAL", "PNEUMONIA") for f in ds.files)
+
+
+def test_chest_xray_patient_split_of_the_training_folder(real_data_dir):
+    root = real_data_dir / "chest_xray" / "train"
+    paths, labels, _ = list_image_folder(root, ("NORMAL", "PNEUMONIA"))
+    train, val = (chest_xray_split(paths, labels, s) for s in ("train", "val"))
+    assert len(train) + len(val) == len(paths) == 5216
+    assert 0.09 < len(val) / len(paths) < 0.11
+    patients = [{data.chest_xray_patient(str(paths[i])) for i in part} for part in (train, val)]
+    assert not patients[0] & patients[1]
+    for c in (0, 1):  # stratified
+        share = (labels[val] == c).sum() / (labels == c).sum()
+        assert 0.08 < share < 0.12
 
 
 def test_ham10000_grouped_split_keeps_lesions_on_one_side(real_data_dir):
@@ -76,15 +89,21 @@ def test_ham10000_grouped_split_keeps_lesions_on_one_side(real_data_dir):
 
     meta = pd.read_csv(real_data_dir / "ham10000" / "metadata.csv")
     parts = ham10000_split(meta)
-    train_lesions = set(meta.lesion_id.iloc[parts["train"]])
-    val_lesions = set(meta.lesion_id.iloc[parts["val"]])
-    assert not train_lesions & val_lesions
-    assert len(parts["train"]) + len(parts["val"]) == len(meta) == 5984
-    assert 0.17 < len(parts["val"]) / len(meta) < 0.23
-    # stratified: every class on both sides in about the same proportion
-    for code in meta.dx.unique():
-        share = (meta.dx.iloc[parts["val"]] == code).sum() / (meta.dx == code).sum()
-        assert 0.1 < share < 0.3, code
+    sides = [set(meta.lesion_id.iloc[parts[s]]) for s in ("train", "val", "test")]
+    assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert sum(len(parts[s]) for s in ("train", "val", "test")) == len(meta) == 5984
+    for side in ("val", "test"):
+        assert 0.13 < len(parts[side]) / len(meta) < 0.17
+        # stratified: every class on each side in about the same proportion
+        for code in meta.dx.unique():
+            share = (meta.dx.iloc[parts[side]] == code).sum() / (meta.dx == code).sum()
+            assert 0.08 < share < 0.22, (side, code)
+    # a copy with fewer lesions keeps almost every lesion on its side
+    sub = meta.sample(frac=0.7, random_state=1).reset_index(drop=True)
+    again = ham10000_split(sub)
+    side_of = {lesion: s for s in ("train", "val", "test") for lesion in meta.lesion_id.iloc[parts[s]]}
+    moved = sum(side_of[lesion] != s for s in ("train", "val", "test") for lesion in sub.lesion_id.iloc[again[s]])
+    assert moved < 0.02 * len(sub)
 
 
 def test_ham10000_loader_keeps_clinical_columns(real_data_dir):

@@ -107,3 +107,29 @@ def test_hashes():
 def test_import_does_not_load_tensorflow():
     code = "import sys, xai_lab.data; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_grouped_splits_three_way_grouped_stratified_and_stable():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(300), rng.integers(1, 4, 300))
+    labels = (groups % 5 == 0).astype(int)  # one label per group, 20 % positive groups
+    parts = data.grouped_splits(labels, groups, {"val": 0.15, "test": 0.15}, seed=0)
+    assert set(parts) == {"train", "val", "test"}
+    sides = [set(groups[parts[s]]) for s in ("train", "val", "test")]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert sum(len(p) for p in parts.values()) == len(labels)
+    for s in ("val", "test"):
+        for c in (0, 1):
+            share = (labels[parts[s]] == c).sum() / (labels == c).sum()
+            assert 0.1 < share < 0.2, (s, c)
+    again = data.grouped_splits(labels, groups, {"val": 0.15, "test": 0.15}, seed=0)
+    assert all(np.array_equal(parts[s], again[s]) for s in parts)
+    other = data.grouped_splits(labels, groups, {"val": 0.15, "test": 0.15}, seed=1)
+    assert not np.array_equal(parts["val"], other["val"])
+
+
+def test_grouped_splits_refuses_fractions_that_leave_no_training_data():
+    with pytest.raises(ValueError, match="add up"):
+        data.grouped_splits([0, 1, 0, 1], [1, 2, 3, 4], {"val": 0.5, "test": 0.5})
+    with pytest.raises(ValueError, match="implied"):
+        data.grouped_splits([0, 1], [1, 2], {"train": 0.5})

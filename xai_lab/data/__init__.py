@@ -25,9 +25,16 @@ from .errors import (
 from .hygiene import DuplicateReport, find_duplicates, split_overlaps
 from .images import prepare_for_model, read_image, resize
 from .info import INFO, get_info
-from .loaders import load, load_best, load_image_folder, locate, read_npz_split
+from .loaders import (
+    chest_xray_patient,
+    load,
+    load_best,
+    load_image_folder,
+    locate,
+    read_npz_split,
+)
 from .pipeline import class_weights, make_tf_dataset
-from .splits import grouped_split, stratified_split
+from .splits import grouped_split, grouped_splits, stratified_split
 
 __all__ = [
     "INFO",
@@ -38,10 +45,12 @@ __all__ = [
     "DuplicateReport",
     "ImageReadError",
     "SplitNotFoundError",
+    "chest_xray_patient",
     "class_weights",
     "find_duplicates",
     "get_info",
     "grouped_split",
+    "grouped_splits",
     "load",
     "load_best",
     "load_image_folder",

@@ -95,6 +95,7 @@ INFO: dict[str, dict[str, Any]] = {
         "citation": (MEDMNIST_CITATION, KERMANY_CITATION),
         "phantom": "pneumonia",
         "augment": "xray",
+        "default_size": 28,
         "card": "datasets/pneumoniamnist.md",
     },
     "dermamnist": {
@@ -126,6 +127,7 @@ INFO: dict[str, dict[str, Any]] = {
         "citation": (MEDMNIST_CITATION, HAM10000_CITATION),
         "phantom": "skin",
         "augment": "dermoscopy",
+        "default_size": 28,
         "card": "datasets/dermamnist.md",
     },
     "retinamnist": {
@@ -157,6 +159,7 @@ INFO: dict[str, dict[str, Any]] = {
         "citation": (MEDMNIST_CITATION, DEEPDRID_CITATION),
         "phantom": "retina",
         "augment": "fundus",
+        "default_size": 28,
         "card": "datasets/retinamnist.md",
     },
     "chest_xray": {
@@ -165,7 +168,9 @@ INFO: dict[str, dict[str, Any]] = {
         "modality": "chest X-ray",
         "description": (
             "Paediatric chest X-rays in the Kaggle 'chest_xray' layout: "
-            "chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg."
+            "chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg. load() splits the training "
+            "folder by patient into train and val (90/10, stratified, seed 0); test is the "
+            "test folder; the official 16-image val folder is not used."
         ),
         "task": "binary",
         "label_names": ("normal", "pneumonia"),
@@ -174,6 +179,9 @@ INFO: dict[str, dict[str, Any]] = {
         "n_channels": 1,
         "n_samples": {"train": 5216, "val": 16, "test": 624},
         "class_counts": {"train": (1341, 3875), "val": (8, 8), "test": (234, 390)},
+        "val_fraction": 0.1,
+        "split_seed": 0,
+        "default_size": 128,
         "url": "https://data.mendeley.com/datasets/rscbjbr9sj/2",
         "mirror": "https://www.kaggle.com/datasets/paultimothymooney/chest-xray-pneumonia",
         "homepage": "https://data.mendeley.com/datasets/rscbjbr9sj/2",
@@ -191,8 +199,8 @@ INFO: dict[str, dict[str, Any]] = {
         "description": (
             "Dermatoscopic images with metadata.csv (image_id, lesion_id, dx, dx_type, age, sex, "
             "localization). Several images may show one lesion: splits are grouped by lesion_id. "
-            "No official train/val split is shipped: load() makes a deterministic lesion-grouped, "
-            "class-stratified 80/20 split (seed 0)."
+            "No official split is shipped: load() makes a deterministic lesion-grouped, "
+            "class-stratified 70/15/15 train/val/test split (seed 0)."
         ),
         "task": "multiclass",
         "label_names": HAM10000_NAMES,
@@ -204,8 +212,10 @@ INFO: dict[str, dict[str, Any]] = {
         "folder": "ham10000",
         "images_folder": "images",
         "metadata_file": "metadata.csv",
-        "val_fraction": 0.2,
+        "val_fraction": 0.15,
+        "test_fraction": 0.15,
         "split_seed": 0,
+        "default_size": 128,
         "n_channels": 3,
         "n_samples": {"all": 10015},
         "url": "https://doi.org/10.7910/DVN/DBW86T",

@@ -17,9 +17,10 @@ searched, the URL and the environment variable.
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from .errors import (
 )
 from .images import DEFAULT_MAX_BYTES, read_image, resize
 from .info import get_info
-from .splits import grouped_split
+from .splits import grouped_splits
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")
 _DECODED_VERSION = "1"
@@ -410,6 +411,7 @@ def load_image_folder(
     info: dict[str, Any] | None = None,
     name: str = "image_folder",
     split: str = "train",
+    select: Callable[[list[Path], np.ndarray], np.ndarray] | None = None,
 ) -> Dataset:
     """Load an image folder with one sub-folder per class (``root/<class>/*.png|jpg|dcm``).
 
@@ -429,6 +431,9 @@ def load_image_folder(
     cache : bool
         Keep the decoded arrays in the cache folder (keyed by the folder, the file list with
         sizes and modification times, the size and channels) so the next load is instant.
+    select : callable, optional
+        ``select(paths, labels) -> indices``: keep only these files of the listing (a split
+        of the folder, e.g. chest_xray's patient-grouped train / val), before any decoding.
     """
     root = Path(root)
     if not root.is_dir():
@@ -436,6 +441,9 @@ def load_image_folder(
             f"image folder {root} does not exist", filename=str(root), searched=[str(root)]
         )
     paths, labels, class_names = list_image_folder(root, class_names)
+    if select is not None:
+        keep = np.asarray(select(paths, labels), dtype=np.int64)
+        paths, labels = [paths[i] for i in keep], labels[keep]
     chosen = _pick(
         [np.flatnonzero(labels == c) for c in range(len(class_names))], per_class, limit, seed
     )
@@ -481,14 +489,59 @@ def _search_roots(data_dir: Any) -> tuple[list[Path], str]:
     return roots, origin
 
 
+_PATIENT_PATTERNS = (
+    re.compile(r"^(person\d+)_"),  # person1234_bacteria_5678.jpeg, person1_virus_6.jpeg
+    re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-"),  # IM-0115-0001.jpeg, NORMAL2-IM-0383-0001-0002.jpeg
+)
+
+
+def chest_xray_patient(filename: str) -> str:
+    """The patient id in a Kermany chest X-ray file name (the file's stem when it has none).
+
+    ``person1234_bacteria_5678.jpeg`` -> ``person1234``; ``IM-0115-0001.jpeg`` -> ``IM-0115``;
+    ``NORMAL2-IM-0383-0001-0002.jpeg`` -> ``NORMAL2-IM-0383`` (the normal images of the second
+    collection have their own numbering).
+    """
+    name = Path(filename).name
+    for pattern in _PATIENT_PATTERNS:
+        match = pattern.match(name)
+        if match:
+            return match.group(1)
+    return Path(name).stem
+
+
+def chest_xray_split(paths: Sequence[Path | str], labels: Any, split: str) -> np.ndarray:
+    """Indices of ``split`` (``train`` or ``val``) in a listing of the Kermany training folder.
+
+    Grouped by patient (:func:`chest_xray_patient`) and stratified by class
+    (:func:`~xai_lab.data.splits.grouped_splits`, ``INFO["chest_xray"]["val_fraction"]``,
+    ``split_seed``): no patient has images on both sides, and the split is the same in
+    every run.
+    """
+    from .info import INFO
+
+    info = INFO["chest_xray"]
+    groups = [chest_xray_patient(str(p)) for p in paths]
+    parts = grouped_splits(labels, groups, {"val": info["val_fraction"]}, info["split_seed"])
+    return parts[split]
+
+
 def _load_chest_xray(
     info: dict[str, Any], split: str, size: int, data_dir: Any, **options: Any
 ) -> Dataset:
+    """``train`` / ``val``: the Kermany training folder split by patient; ``test``: ``test/``."""
+    if split not in ("train", "val", "test"):
+        raise SplitNotFoundError(
+            f"split {split!r} does not exist for chest_xray: choose 'train' or 'val' (a "
+            "patient-grouped split of the Kermany training folder) or 'test' (its test folder)"
+        )
     roots, _ = _search_roots(data_dir)
     folder = info["folder"]
+    source = "test" if split == "test" else "train"
+    select = None if split == "test" else (lambda p, y: chest_xray_split(p, y, split))
     searched = []
     for base in roots:
-        for candidate in (base / folder / split, base / folder / folder / split, base / split):
+        for candidate in (base / folder / source, base / folder / folder / source, base / source):
             searched.append(str(candidate))
             if all((candidate / c).is_dir() for c in info["class_folders"]):
                 ds = load_image_folder(
@@ -499,6 +552,7 @@ def _load_chest_xray(
                     info=info,
                     name=info["name"],
                     split=split,
+                    select=select,
                     **options,
                 )
                 ds.origin = "cache" if base == config.cache_dir() else _user_dir(data_dir)[1]
@@ -506,13 +560,20 @@ def _load_chest_xray(
     if config.data_dir() is None and data_dir is None:
         searched.insert(0, "XAI_LAB_DATA_DIR (not set)")
     looked = "\n".join(f"  - {s}" for s in searched)
+    held = (
+        " (the shared development copy holds no test folder: it is held back for evaluation; "
+        "select and report on 'val')"
+        if split == "test"
+        else ""
+    )
     raise DatasetNotFoundError(
-        f"chest_xray split {split!r} not found (class folders {list(info['class_folders'])}); looked in:\n"
+        f"chest_xray split {split!r} needs the folder chest_xray/{source} with class folders "
+        f"{list(info['class_folders'])}{held}; looked in:\n"
         f"{looked}\nIt is not downloaded automatically (it needs a Kaggle or Mendeley login). To get it: "
         f"download it from {info['url']} (or {info['mirror']}), unpack it so that "
-        f"<folder>/chest_xray/{split}/NORMAL exists, and set XAI_LAB_DATA_DIR=<folder> "
+        f"<folder>/chest_xray/{source}/NORMAL exists, and set XAI_LAB_DATA_DIR=<folder> "
         "(or pass data_dir=<folder>).",
-        filename=f"chest_xray/{split}",
+        filename=f"chest_xray/{source}",
         searched=searched,
         url=info["url"],
     )
@@ -541,19 +602,24 @@ def _ham_root(info: dict[str, Any], data_dir: Any) -> Path:
 
 
 def ham10000_split(
-    metadata: Any, val_fraction: float = 0.2, seed: int = 0
+    metadata: Any, fractions: dict[str, float] | None = None, seed: int | None = None
 ) -> dict[str, np.ndarray]:
     """The deterministic lesion-grouped, class-stratified split of a HAM10000 metadata table.
 
-    Returns ``{"train": rows, "val": rows, "all": rows}`` (row positions in ``metadata``).
-    No lesion (``lesion_id``) is on both sides.
+    Returns ``{"train": rows, "val": rows, "test": rows, "all": rows}`` (row positions in
+    ``metadata``); fractions and seed default to ``INFO["ham10000"]`` (70 / 15 / 15, seed 0).
+    No lesion (``lesion_id``) is on two sides (:func:`~xai_lab.data.splits.grouped_splits`).
     """
-    from .info import HAM10000_CODES
+    from .info import HAM10000_CODES, INFO
 
+    info = INFO["ham10000"]
+    if fractions is None:
+        fractions = {"val": info["val_fraction"], "test": info["test_fraction"]}
+    seed = info["split_seed"] if seed is None else int(seed)
     codes = {c: i for i, c in enumerate(HAM10000_CODES)}
     labels = metadata["dx"].map(codes).to_numpy()
-    train, val = grouped_split(labels, metadata["lesion_id"].to_numpy(), val_fraction, seed)
-    return {"train": train, "val": val, "all": np.arange(len(metadata))}
+    parts = grouped_splits(labels, metadata["lesion_id"].astype(str).to_numpy(), fractions, seed)
+    return {**parts, "all": np.arange(len(metadata))}
 
 
 def _load_ham10000(
@@ -587,12 +653,14 @@ def _load_ham10000(
         raise CorruptFileError(
             f"{csv}: unknown dx code(s) {unknown}; expected {list(info['label_codes'])}"
         )
-    splits = ham10000_split(meta, info["val_fraction"], info["split_seed"])
+    splits = ham10000_split(meta)
     if split not in splits:
+        held = 1 - info["val_fraction"] - info["test_fraction"]
         raise SplitNotFoundError(
             f"split {split!r} is not available for HAM10000 in {csv}: no official split is shipped; "
             f"load() offers {sorted(splits)} (a lesion-grouped, stratified "
-            f"{1 - info['val_fraction']:.0%}/{info['val_fraction']:.0%} split, seed {info['split_seed']})"
+            f"{held:.0%}/{info['val_fraction']:.0%}/{info['test_fraction']:.0%} "
+            f"train/val/test split, seed {info['split_seed']})"
         )
     meta = meta.iloc[splits[split]].reset_index(drop=True)
     codes = {c: i for i, c in enumerate(info["label_codes"])}
@@ -636,7 +704,7 @@ def _load_ham10000(
 def load(
     name: str,
     split: str = "train",
-    size: int = 28,
+    size: int | None = None,
     data_dir: str | Path | None = None,
     download: bool = True,
     **options: Any,
@@ -648,10 +716,13 @@ def load(
     name : str
         ``pneumoniamnist``, ``dermamnist``, ``retinamnist``, ``chest_xray`` or ``ham10000``.
     split : str
-        ``train``, ``val`` or ``test`` (HAM10000: ``train``, ``val`` or ``all``).
-    size : int
+        ``train``, ``val`` or ``test`` (HAM10000 also ``all``). chest_xray's ``train`` and
+        ``val`` are a patient-grouped split of the Kermany training folder, its ``test`` the
+        test folder; HAM10000's are a lesion-grouped split of its metadata table.
+    size : int, optional
         MedMNIST: 28, 64, 128 or 224 (a different file each). Folder / CSV datasets are
-        resized to ``size x size``.
+        resized to ``size x size``. Default: the dataset's ``INFO[name]["default_size"]``
+        (28 for MedMNIST, 128 for chest_xray and ham10000).
     data_dir : path, optional
         A folder holding the files as they are; default ``XAI_LAB_DATA_DIR``.
     download : bool
@@ -676,7 +747,7 @@ def load(
     """
     info = get_info(name)
     split = str(split)
-    size = int(size)
+    size = int(info["default_size"] if size is None else size)
     if info["kind"] == "medmnist":
         if options:
             raise TypeError(f"unexpected options for a MedMNIST dataset: {sorted(options)}")
@@ -699,7 +770,7 @@ _ORIGIN_TEXT = {
 def load_best(
     name: str = "pneumoniamnist",
     split: str = "train",
-    size: int = 28,
+    size: int | None = None,
     *,
     data_dir: str | Path | None = None,
     download: bool = True,
@@ -717,6 +788,7 @@ def load_best(
     from . import phantoms
 
     info = get_info(name)
+    size = int(info["default_size"] if size is None else size)
     try:
         ds = load(name, split, size, data_dir=data_dir, download=download)
         where = _ORIGIN_TEXT.get(ds.origin, ds.origin)

@@ -83,3 +83,71 @@ def grouped_split(
     val = np.flatnonzero(in_val[inverse])
     train = np.flatnonzero(~in_val[inverse])
     return train.astype(np.int64), val.astype(np.int64)
+
+
+def _group_rank(group_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A pseudo-random number in [0, 1) per group id that depends only on the id and ``seed``."""
+    import hashlib
+
+    out = np.empty(len(group_ids), dtype=np.float64)
+    for i, g in enumerate(group_ids):
+        digest = hashlib.sha256(f"{int(seed)}\0{g}".encode()).digest()
+        out[i] = int.from_bytes(digest[:8], "big") / 2.0**64
+    return out
+
+
+def grouped_splits(
+    labels: Any, groups: Any, fractions: dict[str, float], seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Split indices into ``train`` and the named held-out sides, grouped and stratified.
+
+    Every group (patient, lesion) lands on one side only. Within each class (a group's class
+    is the most frequent label of its images) the groups are ordered by a hash of their id
+    and ``seed`` (:func:`_group_rank`), and the held-out sides are filled in the order given
+    by ``fractions`` (e.g. ``{"val": 0.15, "test": 0.15}``) until each holds about its
+    fraction of the class's images; the rest is ``train``. Because a group's place in the
+    order depends only on its own id, a copy of the data with more or fewer groups keeps
+    almost every group on the same side (only groups near a boundary move), and the same
+    table always gives the same split. A class with a single group stays in train.
+
+    Returns ``{"train": idx, **{side: idx}}``, sorted int64 indices.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    if len(groups) != len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(groups)} groups")
+    sides = list(fractions)
+    if "train" in sides or "all" in sides:
+        raise ValueError("fractions name the held-out sides; 'train' (and 'all') are implied")
+    total = sum(_check_fraction(f) for f in fractions.values())
+    if not total < 1.0:
+        raise ValueError(f"the held-out fractions add up to {total}; they must leave training data")
+    group_ids, inverse = np.unique(groups.astype(str), return_inverse=True)
+    sizes = np.bincount(inverse, minlength=len(group_ids))
+    classes, label_idx = np.unique(labels, return_inverse=True)
+    counts = np.zeros((len(group_ids), len(classes)), dtype=np.int64)
+    np.add.at(counts, (inverse, label_idx), 1)
+    group_label = counts.argmax(axis=1)
+    rank = _group_rank(group_ids, seed)
+    side_of = np.full(len(group_ids), -1, dtype=np.int64)  # -1: train
+    for c in range(len(classes)):
+        members = np.flatnonzero(group_label == c)
+        if len(members) < 2:
+            continue
+        members = members[np.argsort(rank[members], kind="stable")]
+        n_class = sizes[members].sum()
+        pos = 0
+        for s, side in enumerate(sides):
+            target = fractions[side] * n_class
+            taken = 0
+            while pos < len(members) - 1:  # never move the last group: train keeps the class
+                g = members[pos]
+                if taken > 0 and abs(taken + sizes[g] - target) >= abs(taken - target):
+                    break
+                side_of[g] = s
+                taken += sizes[g]
+                pos += 1
+    out = {"train": np.flatnonzero(side_of[inverse] == -1).astype(np.int64)}
+    for s, side in enumerate(sides):
+        out[side] = np.flatnonzero(side_of[inverse] == s).astype(np.int64)
+    return out
