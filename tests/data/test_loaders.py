@@ -14,12 +14,14 @@ from PIL import Image
 
 from xai_lab import config, data
 from xai_lab.data import download as download_module
-from xai_lab.data import loaders
+from xai_lab.data import folders
 
 
-def _official_npz(path: Path, grey: bool = True, with_test: bool = True) -> dict[str, np.ndarray]:
+def _official_npz(
+    path: Path, grey: bool = True, with_test: bool = True, size: int = 28
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    shape = (28, 28) if grey else (28, 28, 3)
+    shape = (size, size) if grey else (size, size, 3)
     arrays = {}
     for split, n in (("train", 12), ("val", 4), ("test", 6)):
         if split == "test" and not with_test:
@@ -43,9 +45,9 @@ def test_official_file_with_all_splits_loads_test(tmp_path):
 
 
 def test_file_directly_in_data_dir_and_other_sizes(tmp_path):
-    _official_npz(tmp_path / "pneumoniamnist_64.npz")
+    _official_npz(tmp_path / "pneumoniamnist_64.npz", size=64)
     ds = data.load("pneumoniamnist", "val", size=64, data_dir=tmp_path)
-    assert len(ds) == 4
+    assert len(ds) == 4 and ds.images.shape[1:] == (64, 64, 1)
     with pytest.raises(ValueError, match="sizes"):
         data.load("pneumoniamnist", "val", size=32, data_dir=tmp_path)
 
@@ -269,8 +271,8 @@ def test_image_folder_raise_mode_names_every_bad_file(tmp_path):
 def test_image_folder_cache_and_subset(tmp_path):
     split = _make_chest_folder(tmp_path, bad=False)
     first = _folder(tmp_path)
-    cached = list((config.cache_dir() / "decoded").glob("chest_xray-*.npz"))
-    assert cached
+    cached = list((config.cache_dir() / "decoded").glob("chest_xray-*.npy"))
+    assert cached and all(p.with_suffix(".json").is_file() for p in cached)
     second = _folder(tmp_path)
     np.testing.assert_array_equal(first.images, second.images)
     # a changed file invalidates the cache
@@ -330,8 +332,9 @@ def test_chest_xray_train_val_grouped_by_patient_and_stable(tmp_path):
     assert val.class_counts.min() >= 1 and train.class_counts.min() >= 1  # stratified
     again = data.load("chest_xray", "val", size=16, data_dir=tmp_path, cache=False)
     assert again.files == val.files
-    # the default size is the dataset's (128 px for chest_xray)
-    assert data.load("chest_xray", "val", data_dir=tmp_path, cache=False).images.shape[1:] == (128, 128, 1)
+    # the default size is the dataset's (128 px for chest_xray): above these 40 px images
+    with pytest.raises(data.ResolutionError, match="size=128"):
+        data.load("chest_xray", "val", data_dir=tmp_path, cache=False)
     with pytest.raises(data.SplitNotFoundError, match="'train' or 'val'"):
         data.load("chest_xray", "all", data_dir=tmp_path)
 
@@ -421,4 +424,4 @@ def test_info_table_matches_medmnist_facts():
         "ordinal",
     ]
     assert info["ham10000"]["label_codes"] == ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-    assert loaders.IMAGE_SUFFIXES
+    assert folders.IMAGE_SUFFIXES

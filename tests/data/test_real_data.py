@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xai_lab import data
-from xai_lab.data.loaders import chest_xray_split, ham10000_split, list_image_folder
+from xai_lab.data import chest_xray_split, ham10000_split, list_image_folder
 
 
 def test_pneumoniamnist_train_and_val(real_data_dir):
