@@ -33,6 +33,7 @@ DEFAULT_MAX_BYTES = 20 * 2**20
 MIN_SIDE = 8
 MAX_ASPECT = 8.0
 DICOM_SUFFIXES = (".dcm", ".dicom")
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"GIF8")
 
 
 @dataclass
@@ -165,6 +166,20 @@ def _dicom_dataset(data: bytes, name: str | None, has_magic: bool) -> Any:
         ) from exc
     if not has_magic and not groups & {0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028}:
         raise _not_dicom(name)
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or "TransferSyntaxUID" not in meta:
+        # a bare data set (no preamble, no file meta): its encoding is the one it was read with
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+        implicit, little = getattr(ds, "original_encoding", (None, None))
+        if implicit is None:  # pydicom 2.x
+            implicit, little = ds.is_implicit_VR, ds.is_little_endian
+        meta = meta if meta is not None else FileMetaDataset()
+        meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+        )
+        ds.file_meta = meta
     return ds
 
 
@@ -316,6 +331,7 @@ def decode_image(
         raise _not_an_image(name, data)
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on odd EXIF blocks and the like
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             fmt = im.format or "?"
@@ -338,6 +354,11 @@ def decode_image(
     except ImageReadError:
         raise
     except UnidentifiedImageError as exc:
+        if data.startswith(_SIGNATURES):
+            raise ImageReadError(
+                f"{_describe(name)} is a truncated or corrupt image (it starts like an image file "
+                "but cannot be decoded); copy or export it again"
+            ) from exc
         if is_dicom_name:
             arr = _read_dicom(data, name, False, budget)
             return DecodedImage(arr, arr.shape[:2], "DICOM")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from .budget import IN_MEMORY_BYTES
+from . import budget
 from .dataset import Dataset
 from .download import download_file
 from .errors import (
@@ -374,7 +374,7 @@ def read_npz_split(
     labels = labels_to_int(labels, where, n_classes)
     images = None
     uint8_bytes = img.size
-    if (memmap is None and uint8_bytes > IN_MEMORY_BYTES) or memmap:
+    if (memmap is None and uint8_bytes > budget.IN_MEMORY_BYTES) or memmap:
         images = _stored_images(path, str(split), img)
     if images is None:
         images = _read_array(path, img, images_to_uint8, np.uint8)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import config
 from .._atomic import atomic_path
-from .budget import IN_MEMORY_BYTES
+from . import budget
 from .errors import DataError
 
 FORMAT_VERSION = "2"  # bump when what is stored for the same inputs changes
@@ -143,7 +143,7 @@ def open_array(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.
         arr = np.load(path, mmap_mode="c", allow_pickle=False)
         if arr.dtype != np.uint8 or (expected_shape is not None and arr.shape != tuple(expected_shape)):
             raise ValueError(f"unexpected array {arr.dtype} {arr.shape}")
-        if arr.nbytes <= IN_MEMORY_BYTES:
+        if arr.nbytes <= budget.IN_MEMORY_BYTES:
             arr = np.array(arr)
     except (ValueError, OSError, EOFError):
         path.unlink(missing_ok=True)
