@@ -5,10 +5,12 @@
     from the local cache (``numpy.memmap``, copy-on-write, so writing to it never touches the
     file), and :func:`~xai_lab.data.make_tf_dataset` streams it batch by batch instead of
     copying it into TensorFlow. Smaller arrays are loaded into memory, as at 28 px. The value
-    comes from ``benchmarks/data_pipeline.py`` (numbers in ``datasets/README.md``): the
+    comes from ``benchmarks/data_pipeline.py`` (table in ``datasets/README.md``): the
     in-memory pipeline holds the array about three times (NumPy, the tensor that
-    ``from_tensor_slices`` copies, the shuffle buffer), so 128 MiB of images cost about
-    0.4 GB there, against about 0 for the streamed path, at the same images per second.
+    ``from_tensor_slices`` copies, the shuffle buffer). One training epoch peaked at 1301 MiB
+    in memory for chest_xray at 128 px (73 MiB of images: kept in memory), at 1952 MiB in
+    memory against 1587 MiB streamed for HAM10000 at 128 px (196 MiB), and at 2248 against
+    1750 MiB for chest_xray at 224 px (225 MiB); Binder stops at 2 GB.
 ``DECODE_BUDGET_BYTES``
     The most memory that decoding one image file may take (the decoder's buffer and the
     conversions to uint8). The pixel limit of :func:`~xai_lab.data.read_image` follows from

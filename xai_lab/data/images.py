@@ -356,8 +356,8 @@ def decode_image(
     except UnidentifiedImageError as exc:
         if data.startswith(_SIGNATURES):
             raise ImageReadError(
-                f"{_describe(name)} is a truncated or corrupt image (it starts like an image file "
-                "but cannot be decoded); copy or export it again"
+                f"{_describe(name)} is not an image that can be decoded: it starts like an image "
+                "file but is truncated or corrupt; copy or export it again"
             ) from exc
         if is_dicom_name:
             arr = _read_dicom(data, name, False, budget)
