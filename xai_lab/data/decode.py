@@ -25,7 +25,7 @@ import numpy as np
 
 from . import store
 from .errors import EmptyDatasetError, ImageReadError
-from .images import DEFAULT_MAX_BYTES, _convert_channels, colourfulness, decode_image, resize
+from .images import DEFAULT_MAX_BYTES, colourfulness, convert_channels, decode_image, resize
 from .validation import inside
 
 MAX_UPSCALE = 2.0
@@ -89,10 +89,10 @@ def decode_file(
         chroma = colourfulness(image)
         if chroma >= GREY_CHROMA:
             note = f"a colour image (mean chroma {chroma:.1f}) converted to grey"
-        image = _convert_channels(image, 1)
+        image = convert_channels(image, 1)
     elif image.shape[-1] == 1 and channels == 3:
         note = "a grey image: its one channel was copied to red, green and blue"
-        image = _convert_channels(image, 3)
+        image = convert_channels(image, 3)
     return image, note
 
 

@@ -438,7 +438,7 @@ def _as_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def _convert_channels(images: np.ndarray, channels: int | None) -> np.ndarray:
+def convert_channels(images: np.ndarray, channels: int | None) -> np.ndarray:
     c = images.shape[-1]
     if c == 4:
         images, c = images[..., :3], 3
@@ -487,7 +487,7 @@ def resize(
     if arr.ndim != 4:
         raise ValueError(f"resize expects (N, H, W, C) or (H, W, C), got shape {arr.shape}")
     h, w = _as_size(size)
-    arr = _convert_channels(arr, channels)
+    arr = convert_channels(arr, channels)
     if arr.shape[1:3] != (h, w):
         out = np.empty((arr.shape[0], h, w, arr.shape[-1]), dtype=np.uint8)
         for i in range(arr.shape[0]):
@@ -536,6 +536,6 @@ def prepare_for_model(image: Any, input_shape: tuple[int | None, ...]) -> np.nda
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (H, W, C) or (N, H, W, C), got {input_shape}")
     h, w, c = shape
-    arr = _convert_channels(arr, c)
+    arr = convert_channels(arr, c)
     arr = resize(arr, (h or h0, w or w0))
     return (arr.astype(np.float32) / np.float32(255.0))[None]

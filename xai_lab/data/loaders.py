@@ -92,7 +92,7 @@ def _why_not(exc: Exception) -> str:
     if isinstance(exc, DatasetNotFoundError):
         text = f"{exc.filename or 'the data'} is not in the data folder or the cache"
         if exc.not_downloaded:
-            text += f", and did not download it ({exc.not_downloaded.splitlines()[0]})"
+            text += f", and it was not downloaded ({exc.not_downloaded.splitlines()[0]})"
         return text
     return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from . import budget
+from . import budget, store
 from .dataset import Dataset
 from .download import download_file
 from .errors import (
@@ -48,7 +48,7 @@ from .info import get_info
 from .locations import not_set_note, user_dir
 from .validation import images_to_uint8, labels_to_int
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 256 << 10  # as numpy.load reads archives; larger reads from zipfile are slower
 MAX_LABEL_BYTES = 64 << 20  # labels of 8 million images as int64: anything above is not labels
 
 
@@ -308,8 +308,6 @@ def _check_split_headers(
 
 def _stored_images(path: Path, split: str, header: NpyHeader) -> np.ndarray | None:
     """The images of a large split, inflated once into the local cache and memory-mapped."""
-    from . import store
-
     target_shape = header.shape if len(header.shape) == 4 else header.shape + (1,)
     key = store.file_key([path], split, "npz-images")
     target = store.folder() / f"{path.stem}-{split}-{key}.npy"

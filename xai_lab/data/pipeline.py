@@ -46,6 +46,9 @@ from typing import Any
 
 import numpy as np
 
+from . import budget
+from .store import is_file_backed
+
 AUGMENTATIONS = ("xray", "dermoscopy", "fundus")
 
 _SETTINGS: dict[str, dict[str, float | bool]] = {
@@ -160,9 +163,6 @@ def augment_image(image: Any, seed: Any, kind: str) -> Any:
 def streams(images: Any) -> bool:
     """True when :func:`make_tf_dataset` streams ``images`` by default: memory-mapped from a
     file, or larger than :data:`~xai_lab.data.budget.IN_MEMORY_BYTES`."""
-    from . import budget
-    from .store import is_file_backed
-
     return is_file_backed(images) or int(np.asarray(images).nbytes) > budget.IN_MEMORY_BYTES
 
 
