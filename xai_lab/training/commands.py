@@ -5,13 +5,15 @@
 ``DIR/calibration.json`` (temperature and, for binary tasks, decision threshold) and
 ``DIR/recipe.json``, each atomically.
 
-``xai-lab evaluate --model DIR/model.keras (--dataset NAME | --data FILE.npz) --split test
---json`` prints exactly one JSON object on stdout (anything else goes to stderr): ``n``,
+``xai-lab evaluate --model DIR/model.keras (--dataset NAME | --data FILE.npz | --images FOLDER)
+--split test --json`` prints exactly one JSON object on stdout (anything else goes to stderr): ``n``,
 ``acc`` (argmax; MedMNIST's ACC), ``auc`` (MedMNIST's AUC), ``balanced_accuracy``, ``ece``,
 ``nll``, ``confusion_matrix``, for binary tasks ``sensitivity``, ``specificity``,
 ``acc_at_threshold`` and ``threshold`` (from ``calibration.json`` beside the model when
 present, else 0.5), for ordinal tasks ``qwk``. Probabilities use the stored temperature.
-Undefined values are ``null``.
+Undefined values are ``null``. With ``--images FOLDER`` (one sub-folder per class, named as the
+model's classes, case ignored: ``NORMAL/``, ``PNEUMONIA/``) the images are resized to the
+model's input and ``skipped`` lists the files that could not be read.
 """
 
 from __future__ import annotations
@@ -41,9 +43,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (
         ModelFileError,
         IncompatibleDataError,
-        data_errors.DatasetNotFoundError,
-        data_errors.SplitNotFoundError,
-        data_errors.CorruptFileError,
+        data_errors.DataError,
         KeyError,
         FileNotFoundError,
     )
@@ -98,6 +98,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a dataset name (see xai_lab.data.INFO)")
     source.add_argument("--data", help="a MedMNIST-style .npz file with {split}_images/{split}_labels")
+    source.add_argument("--images", help="a folder with one sub-folder of images per class, named as "
+                        "the model's classes (case ignored), e.g. NORMAL/ and PNEUMONIA/")
     parser.add_argument("--data-dir", default=None, help="folder with the data files (with --dataset)")
     parser.add_argument("--split", default="test", help="split to evaluate (default test)")
     parser.add_argument("--task", choices=("binary", "multiclass", "ordinal"), default=None,
@@ -121,11 +123,39 @@ def _read_calibration(path: Path | None) -> dict[str, Any]:
     return cal
 
 
+def images_folder_split(model: Any, folder: str, cal: dict[str, Any]) -> Any:
+    """The images of ``folder`` (one sub-folder per class) labelled with the model's classes.
+
+    The class names come from ``calibration.json`` (``label_names``, else its dataset's
+    ``INFO`` row); a dataset's short codes (HAM10000's ``mel``, ...) also match. Images are
+    resized to the model's input; unreadable files are skipped (``Dataset.skipped``).
+    """
+    from .. import data
+
+    row = data.INFO.get(str(cal.get("dataset", "")).lower())
+    names = cal.get("label_names") or (row["label_names"] if row else None)
+    if not names:
+        raise data.FolderLayoutError(
+            f"cannot match the sub-folders of {folder} to classes: the model's class names are "
+            "unknown (no calibration.json with label_names beside the model); pass "
+            "--calibration with the file xai-lab train wrote"
+        )
+    aliases = {k: [code] for k, code in enumerate(row.get("label_codes", ()))} if row else {}
+    height, width, channels = (int(d) if d else 0 for d in model.inputs[0].shape[1:])
+    if not height or height != width:
+        raise data.FolderLayoutError(f"the model's input {height} x {width} is not a fixed square size")
+    task = cal.get("task") or (row or {}).get("task") or ("binary" if len(names) == 2 else "multiclass")
+    info = {"name": Path(folder).name, "title": str(folder), "task": task,
+            "label_names": tuple(names), "n_classes": len(names), "n_channels": channels}
+    return data.load_labelled_folder(folder, names, height, channels, aliases=aliases, info=info)
+
+
 def evaluate_model(
     model_path: str,
     *,
     dataset: str | None = None,
     data_file: str | None = None,
+    images_dir: str | None = None,
     data_dir: str | None = None,
     split: str = "test",
     task: str | None = None,
@@ -144,9 +174,14 @@ def evaluate_model(
     cal = _read_calibration(cal_path)
     n_out = int(model.outputs[0].shape[-1])
     height = model.inputs[0].shape[1]
+    skipped = None
     if dataset is not None:
         ds = data.load(dataset, split, size=int(height) if height else 28, data_dir=data_dir)
         images, labels, n_classes, task = ds.images, ds.labels, ds.n_classes, task or ds.task
+    elif images_dir is not None:
+        ds = images_folder_split(model, images_dir, cal)
+        images, labels, n_classes, task = ds.images, ds.labels, ds.n_classes, task or ds.task
+        skipped = [{"file": f, "reason": r} for f, r in ds.skipped or []]
     else:
         images, labels = data.read_npz_split(data_file, split)
         n_classes = int(labels.max()) + 1 if len(labels) else n_out
@@ -160,9 +195,11 @@ def evaluate_model(
     proba = zoo.predict_proba(model, images, temperature=temperature)
     threshold = cal.get("threshold") if task == "binary" else None
     out = M.summary(labels, proba, task, threshold=threshold)
+    if skipped is not None:
+        out.update(images=str(images_dir), skipped=skipped)
     out.update(
-        split=split,
-        dataset=dataset or str(data_file),
+        split=split if images_dir is None else None,
+        dataset=dataset or str(data_file or images_dir),
         task=task,
         model=str(model_path),
         temperature=temperature,
@@ -181,6 +218,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 args.model,
                 dataset=args.dataset,
                 data_file=args.data,
+                images_dir=args.images,
                 data_dir=args.data_dir,
                 split=args.split,
                 task=args.task,
@@ -194,7 +232,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result, allow_nan=False))
     else:
         for key, value in result.items():
-            if key != "confusion_matrix":
+            if key not in ("confusion_matrix", "skipped"):
                 print(f"{key:>18}: {value}")
         print(f"{'confusion_matrix':>18}: {result['confusion_matrix']}")
+        for item in result.get("skipped") or []:
+            print(f"{'skipped':>18}: {item['file']}: {item['reason']}")
     return 0
