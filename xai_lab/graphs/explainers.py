@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._atomic import atomic_path
+from ..explain._graph import model_cache
 from ..explain.base import UnsupportedModelError, resolve_targets
 from ..explain.explanation import Explanation
 from ..models.io import probabilities
@@ -435,12 +436,13 @@ class GNNExplainer(NodeExplainer):
     """GNNExplainer node mask: ``m = sigmoid(theta)`` per node, learnt for each graph.
 
     Minimises ``-log p(target | G weighted by m) + size * mean(m) + entropy * mean(H(m))``
-    with Adam (``H`` the binary entropy, pushing each weight towards 0 or 1), starting from
-    ``theta ~ N(0, 0.1)`` (seeded, weights near 0.5); the score of a node is its final weight in
-    [0, 1]. The
-    defaults follow PyTorch Geometric's node-mask coefficients (size 1.0 on the mean,
-    entropy 0.1) with more steps and a larger learning rate than its 100 x 0.01, so that the
-    weights settle on 28-px graphs.
+    with Adam (``H`` the binary entropy, pushing each weight towards 0 or 1); the score of a
+    node is its final weight in [0, 1]. The loss terms and their default weights follow PyTorch
+    Geometric's node-mask GNNExplainer (size 1.0 on the mean, entropy 0.1), with more steps and
+    a larger learning rate than its 100 x 0.01 so that the weights settle. It starts from
+    ``theta = 0`` (every weight 0.5) where PyTorch Geometric draws ``theta ~ N(0, 0.1)``: the
+    same start for every node makes the result independent of the node numbering, of the batch
+    and of the padding (deterministic, no seed).
 
     Parameters
     ----------
@@ -450,8 +452,6 @@ class GNNExplainer(NodeExplainer):
         Weight of the mask-size penalty (larger: fewer nodes kept).
     entropy : float
         Weight of the entropy penalty.
-    seed : int
-        Seeds the initial mask.
     batch_size : int
         Graphs optimised together (their losses are independent).
 
@@ -466,20 +466,18 @@ class GNNExplainer(NodeExplainer):
     signed = False
 
     def __init__(self, steps: int = 200, learning_rate: float = 0.05, size: float = 1.0,
-                 entropy: float = 0.1, seed: int = 0, batch_size: int = 256) -> None:
+                 entropy: float = 0.1, batch_size: int = 256) -> None:
         if int(steps) < 1 or not float(learning_rate) > 0:
             raise ValueError("steps must be at least 1 and learning_rate positive")
         if float(size) < 0 or float(entropy) < 0:
             raise ValueError("size and entropy must be non-negative")
         super().__init__(steps=steps, learning_rate=learning_rate, size=size, entropy=entropy,
-                         seed=seed, batch_size=batch_size)
+                         batch_size=batch_size)
         self.steps, self.learning_rate = int(steps), float(learning_rate)
-        self.size, self.entropy, self.seed, self.batch_size = float(size), float(entropy), int(seed), int(batch_size)
+        self.size, self.entropy, self.batch_size = float(size), float(entropy), int(batch_size)
 
     def _explain(self, model, graphs, targets):
         tf = _tf()
-        rng = np.random.default_rng(self.seed)
-        theta0 = rng.normal(0.0, 0.1, size=graphs.mask.shape).astype(np.float32)
         scores = np.zeros(graphs.mask.shape, np.float64)
         step = self._step_function(model)
         for s in _chunks(len(graphs), self.batch_size):
@@ -487,26 +485,34 @@ class GNNExplainer(NodeExplainer):
             real = inputs["mask"]
             n_real = tf.reduce_sum(real, axis=1)
             t = tf.constant(targets[s], tf.int32)
-            theta = tf.Variable(theta0[s])
-            # Adam (Kingma & Ba 2015) by hand: one variable, no optimiser state in Keras' registry
-            m1 = tf.zeros_like(theta)
-            m2 = tf.zeros_like(theta)
+            theta = m1 = m2 = tf.zeros_like(real)
             for i in range(1, self.steps + 1):
-                grad = step(inputs["features"], inputs["adjacency"], real, n_real, t, theta)
-                m1 = 0.9 * m1 + 0.1 * grad
-                m2 = 0.999 * m2 + 0.001 * grad * grad
-                update = (m1 / (1 - 0.9**i)) / (tf.sqrt(m2 / (1 - 0.999**i)) + 1e-8)
-                theta.assign_sub(self.learning_rate * update)
+                theta, m1, m2 = step(inputs["features"], inputs["adjacency"], real, n_real, t,
+                                     theta, m1, m2, tf.constant(float(i)))
             scores[s] = tf.sigmoid(theta).numpy()
         return scores, None
 
     def _step_function(self, model):
-        tf = _tf()
-        size, entropy = self.size, self.entropy
+        key = ("gnnexplainer_step", self.size, self.entropy, self.learning_rate)
+        cache = model_cache(model)
+        if key not in cache:
+            cache[key] = self._make_step(model)
+        return cache[key]
 
-        @tf.function(reduce_retracing=True)
-        def step(features, adjacency, real, n_real, targets, theta):
+    def _make_step(self, model):
+        tf = _tf()
+        size, entropy, lr = self.size, self.entropy, self.learning_rate
+        n_features = [t.shape[-1] for t in model.inputs if t.name.split(":")[0] == "features"][0]
+        signature = [tf.TensorSpec((None, None, n_features), tf.float32), tf.TensorSpec((None, None, None), tf.float32),
+                     tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.float32),
+                     tf.TensorSpec((None,), tf.int32), *[tf.TensorSpec((None, None), tf.float32)] * 3,
+                     tf.TensorSpec((), tf.float32)]
+
+        @tf.function(input_signature=signature)
+        def step(features, adjacency, real, n_real, targets, theta, m1, m2, i):
+            """One Adam step (Kingma & Ba 2015) on theta; returns theta and the two moments."""
             with tf.GradientTape() as tape:
+                tape.watch(theta)
                 mask = tf.sigmoid(theta) * real
                 logits = model({"features": features, "adjacency": adjacency, "mask": mask}, training=False)
                 log_p = tf.gather(tf.nn.log_softmax(logits), targets, axis=1, batch_dims=1)
@@ -514,6 +520,10 @@ class GNNExplainer(NodeExplainer):
                 ent = -(mask * tf.math.log(mask + eps) + (1 - mask) * tf.math.log(1 - mask + eps)) * real
                 loss = tf.reduce_sum(-log_p + size * tf.reduce_sum(mask, 1) / n_real
                                      + entropy * tf.reduce_sum(ent, 1) / n_real)
-            return tape.gradient(loss, theta)
+            grad = tape.gradient(loss, theta)
+            m1 = 0.9 * m1 + 0.1 * grad
+            m2 = 0.999 * m2 + 0.001 * grad * grad
+            theta = theta - lr * (m1 / (1 - 0.9**i)) / (tf.sqrt(m2 / (1 - 0.999**i)) + 1e-8)
+            return theta, m1, m2
 
         return step
