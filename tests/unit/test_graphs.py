@@ -413,3 +413,27 @@ def test_figures_have_colour_bars_and_titles(phantom_graphs, random_model):
     table = graphs.agreement(es)
     hm = graphs.agreement_figure(graphs.agreement_matrix(table))
     assert hm.data[0].zmin == -1 and hm.data[0].zmax == 1
+
+
+# ------------------------------------------------------------------------------ exercises of notebook 17
+def test_exercises_of_notebook_17(phantom_graphs, random_model):
+    from xai_lab.course import EXERCISES, check
+
+    ours = {k for k in EXERCISES if k.startswith("17.")}
+    assert ours == {"17.n_edges", "17.renumbering", "17.occlusion_by_hand", "17.colour_map", "17.mean_agreement"}
+    g = phantom_graphs
+    assert check("17.n_edges", int(g.n_edges[2]), graphs=g, index=2)
+    assert not check("17.n_edges", 2 * int(g.n_edges[2]), graphs=g, index=2)
+    assert check("17.renumbering", "unchanged") and not check("17.renumbering", "permuted")
+    x = g.inputs([1])
+    before = random_model.predict_on_batch(x)[0, 1]
+    x["mask"][0, 4] = 0.0
+    by_hand = float(before - random_model.predict_on_batch(x)[0, 1])
+    assert check("17.occlusion_by_hand", by_hand, model=random_model, graphs=g, index=1, node=4, target=1)
+    assert not check("17.occlusion_by_hand", by_hand + 1.0, model=random_model, graphs=g, index=1, node=4)
+    assert check("17.colour_map", "sequential") and not check("17.colour_map", "diverging")
+    node = graphs.get_explainer("node_occlusion").explain(random_model, g[:3])
+    table = graphs.agreement({"node_occlusion": node, "occlusion": node.to_explanation()}, how="mean")
+    assert check("17.mean_agreement", float(np.nanmean(table["spearman"])), table=table)
+    assert not check("17.mean_agreement", 0.1, table=table)
+    assert "replace ..." in check("17.n_edges", ..., graphs=g).message

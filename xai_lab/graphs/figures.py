@@ -46,7 +46,7 @@ def outlines(segments: np.ndarray, k: int) -> np.ndarray:
 
 
 def _draw_outlines(rgb: np.ndarray, segments: np.ndarray, k: int, color: np.ndarray,
-                   opacity: float = 0.7) -> np.ndarray:
+                   opacity: float = 0.45) -> np.ndarray:
     big = _enlarge(rgb, k).astype(np.float64)
     edge = outlines(segments, k)
     big[edge] = (1 - opacity) * big[edge] + opacity * color
@@ -180,8 +180,10 @@ def node_explanation_figure(
         t, p = int(ref.targets[r]), int(ref.predictions[r])
         titles.append(f"#{r}: predicted {cls(p)} {ref.probabilities[r, p]:.2f}<br>explained: {cls(t)}")
         titles += names if r_i == 0 else [""] * len(names)
+    height = len(rows) * (size + 45) + 60
+    spacing = min(45 / height, 1 / max(len(rows) - 1, 1) - 1e-3) if len(rows) > 1 else 0.0
     fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles,
-                        horizontal_spacing=0.01, vertical_spacing=0.06)
+                        horizontal_spacing=0.01, vertical_spacing=spacing)
     h, w = ref.segments.shape[1:]
     k = _scale_for(max(h, w))
     signed_any = unsigned_any = False
@@ -215,7 +217,7 @@ def node_explanation_figure(
     if unsigned_any:
         fig.add_trace(_colorbar("viridis", 0.0, 1.0, "score / max score (>= 0)", x), 1, cols)
     _hide_axes(fig)
-    fig.update_layout(width=cols * size + 190, height=len(rows) * (size + 30) + 70,
+    fig.update_layout(width=cols * size + 190, height=height,
                       margin={"l": 10, "r": 10, "t": 50, "b": 10}, plot_bgcolor="white")
     fig.update_annotations(font_size=11)
     return fig
