@@ -13,6 +13,13 @@ layers in ``keras.ops``), ``fitting`` (training with the project's conventions),
 (agreement per superpixel with pixel explanations), ``figures`` (plotly).
 
 ``construct`` is numpy + scikit-image; the rest loads Keras or plotly when first used.
+
+Place in the house: beside ``viz`` / ``widgets``. It imports ``models``, ``training``,
+``explain`` (the :class:`~xai_lab.explain.Explanation`, ``UnsupportedModelError``, target
+resolution) and ``viz`` (colour maps); no module below it imports it. Graph networks are not in
+the image model registry (``xai_lab.models.build`` builds image models): pixel explainers refuse
+them with ``UnsupportedModelError``, and :data:`GRAPH_RECIPES` / :func:`train_on` stand beside
+``xai_lab.training.recipes``.
 """
 
 from __future__ import annotations
