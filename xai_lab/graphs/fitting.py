@@ -226,11 +226,16 @@ class GraphRecipe:
 GRAPH_RECIPES: dict[str, GraphRecipe] = {
     "pneumoniamnist": GraphRecipe(
         "pneumoniamnist", class_weight="balanced", monitor="val_auc",
-        notes="Balanced class weights, as the CNN recipe (the test split has relatively more normal images).",
+        notes=("Balanced class weights, as the CNN recipe (the test split has relatively more normal images). "
+               "Measured on val (seed 0, 2 cores shared with other jobs, load average about 20): with the "
+               "300 s budget 20 of 30 epochs, AUC 0.979 / ACC 0.903 in 281 s; all 30 epochs AUC 0.980 / "
+               "ACC 0.914 in 373 s of wall time (161 s of CPU). The CNN recipe: AUC 0.996 / ACC 0.958."),
     ),
     "dermamnist": GraphRecipe(
         "dermamnist", class_weight=None, monitor="val_acc",
-        notes="No class weights and selection on accuracy, as the CNN recipe ('nv' is 67 % of the data).",
+        notes=("No class weights and selection on accuracy, as the CNN recipe ('nv' is 67 % of the data). "
+               "Measured on val (seed 0, shared cores, load average about 15): with the 300 s budget 15 of "
+               "30 epochs, ACC 0.754 / AUC 0.916 in 271 s."),
     ),
 }
 
