@@ -115,3 +115,24 @@ def test_predict_proba_refuses_a_meaningless_temperature(variants, images, tempe
     base, _ = variants
     with pytest.raises(ValueError, match="temperature"):
         models.predict_proba(base, images, temperature=temperature)
+
+
+def test_the_explorer_shows_a_softmax_models_own_probabilities(tmp_path):
+    import json
+
+    from xai_lab.app import ExplorerApp
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((28, 28, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inp))
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(x))
+    folder = tmp_path / "soft"
+    folder.mkdir()
+    models.save(model, folder / "model.keras")
+    (folder / "metrics.json").write_text(json.dumps({"dataset": "pneumoniamnist"}))
+    image = np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8)
+    expected = np.asarray(model.predict_on_batch(models.as_input(image[None])))[0]
+    with ExplorerApp(tmp_path, methods=["gradcam"]) as explorer:
+        explorer.select_model(explorer.find_models()[0])
+        case = explorer.analyse(image, "x.png")
+    np.testing.assert_allclose(case.probabilities, expected, atol=1e-5)
