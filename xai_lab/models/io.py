@@ -52,6 +52,12 @@ def output_classes(model: Any) -> int:
     """
     outputs = list(getattr(model, "outputs", None) or [])
     shapes = [tuple(o.shape) for o in outputs]
+    if not outputs:
+        raise ModelOutputError(
+            "the model has no defined outputs (a Sequential model without keras.Input that was "
+            "never called, or a subclassed model): start it with keras.Input(shape) or wrap it "
+            "as keras.Model(inputs, outputs)"
+        )
     if len(outputs) != 1:
         raise ModelOutputError(
             f"the model has {len(outputs)} outputs {shapes}; xai-lab needs a classifier with one "
