@@ -71,7 +71,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     The caller decides whether ``path``'s current contents may be replaced (see
     :func:`xai_lab.training.recipes.check_out_dir`).
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." or "run/" have no usable name or sibling otherwise
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -339,3 +339,11 @@ def test_argument_errors_come_before_tensorflow(ws):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"codes": [2] * len(cases), "tf": False}
     assert "Traceback" not in done.stderr and done.stderr.count("error:") >= len(cases)
+
+
+def test_the_current_folder_is_never_an_output_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # empty, so only its being the current folder is wrong
+    for out in (".", str(tmp_path), ".."):
+        rc, stdout, err = _run(capsys, "train", "--dataset", "pneumoniamnist", "--out", out)
+        _assert_refused(rc, stdout, err, "--out")
+    assert list(tmp_path.iterdir()) == []

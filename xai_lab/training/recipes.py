@@ -154,6 +154,11 @@ def check_out_dir(out_dir: str | os.PathLike) -> Path:
             raise OutputFolderError(
                 f"output folder {out} exists and is not a folder: choose another --out"
             )
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise OutputFolderError(
+                f"output folder {out} is the current folder or holds it; a run replaces its "
+                "folder as a whole: choose a subfolder, e.g. --out run1"
+            )
         foreign = sorted(
             p.name + ("/" if p.is_dir() else "")
             for p in out.iterdir()
