@@ -14,6 +14,11 @@ present, else 0.5), for ordinal tasks ``qwk``. Probabilities use the stored temp
 Undefined values are ``null``. With ``--images FOLDER`` (one sub-folder per class, named as the
 model's classes, case ignored: ``NORMAL/``, ``PNEUMONIA/``) the images are resized to the
 model's input and ``skipped`` lists the files that could not be read.
+
+Arguments are checked before any work (:func:`check_train_arguments`,
+:func:`check_evaluate_arguments`, run by ``xai_lab.cli`` before TensorFlow is imported where
+the check allows): a bad value ends with ``error: ...`` on stderr and exit status 2, and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import _args
+
 EXIT_ERROR = 2
+SPLITS = ("train", "val", "test")
 
 
 def _error(message: str | BaseException) -> int:
@@ -38,28 +46,89 @@ def _error(message: str | BaseException) -> int:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from ..data import errors as data_errors
-    from ..models.io import IncompatibleDataError, ModelFileError
+    from ..models.io import IncompatibleDataError, ModelFileError, ModelOutputError
+    from .recipes import CalibrationFileError, OutputFolderError
 
     return (
         ModelFileError,
+        ModelOutputError,
         IncompatibleDataError,
+        CalibrationFileError,
+        OutputFolderError,
         data_errors.DataError,
         KeyError,
         FileNotFoundError,
     )
 
 
+def _check_dataset(name: str, *, with_recipe: bool) -> dict[str, Any]:
+    """The INFO row of ``name`` (and its recipe must exist when ``with_recipe``)."""
+    from ..data.info import INFO
+    from .recipes import RECIPES
+
+    if with_recipe and name not in RECIPES:
+        raise _args.UsageError(
+            f"no default recipe for --dataset {name!r}; recipes exist for {', '.join(RECIPES)}"
+        )
+    if name not in INFO:
+        raise _args.UsageError(f"unknown --dataset {name!r}; the datasets are {', '.join(INFO)}")
+    return INFO[name]
+
+
 # ------------------------------------------------------------------------------------- train
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="pneumoniamnist, dermamnist or retinamnist")
-    parser.add_argument("--out", required=True, help="output folder (model.keras, metrics.json, ...)")
-    parser.add_argument("--size", type=int, default=None, help="image size (default: the recipe's, 28)")
+    parser.add_argument("--out", required=True, type=_args.not_a_file,
+                        help="output folder (model.keras, metrics.json, ...): new, empty, or a "
+                             "previous run's, which is replaced as a whole when training ends")
+    parser.add_argument("--size", type=_args.positive_int, default=None,
+                        help="image size (default: the recipe's, 28; MedMNIST: 28, 64, 128 or 224)")
     parser.add_argument("--model", default=None, help="model family (default: the recipe's)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default XAI_LAB_SEED or 0)")
-    parser.add_argument("--data-dir", default=None, help="folder with the data files (default XAI_LAB_DATA_DIR)")
-    parser.add_argument("--data", default=None, help="a MedMNIST-style .npz with train_* and val_* arrays")
+    parser.add_argument("--epochs", type=_args.positive_int, default=None,
+                        help="epochs, at least 1 (default: the recipe's)")
+    parser.add_argument("--seed", type=_args.seed, default=None, help="random seed (default XAI_LAB_SEED or 0)")
+    parser.add_argument("--data-dir", type=_args.existing_dir, default=None,
+                        help="folder with the data files (default XAI_LAB_DATA_DIR)")
+    parser.add_argument("--data", type=_args.existing_file, default=None,
+                        help="a MedMNIST-style .npz with train_* and val_* arrays")
     parser.add_argument("--verbose", action="store_true", help="show Keras progress bars (on stderr)")
+
+
+def check_train_arguments(args: argparse.Namespace) -> None:
+    """What ``xai-lab train`` checks before any work; raises :class:`~xai_lab._args.UsageError`.
+
+    The dataset has a recipe, ``--size`` is one the dataset comes in, ``--data`` and
+    ``--data-dir`` / ``--size`` are not mixed, ``--out`` may receive a run
+    (:func:`~xai_lab.training.recipes.check_out_dir`), and, last (it imports TensorFlow),
+    ``--model`` is a registered family.
+    """
+    from .recipes import OutputFolderError, check_out_dir
+
+    info = _check_dataset(args.dataset, with_recipe=True)
+    if args.data is not None and args.data_dir is not None:
+        raise _args.UsageError("give --data (one .npz file) or --data-dir (a data folder), not both")
+    if args.size is not None:
+        if args.data is not None:
+            raise _args.UsageError(
+                "--size does not apply to --data: the file's images are used at their own size"
+            )
+        sizes = tuple(info.get("sizes") or ())
+        if sizes and args.size not in sizes:
+            raise _args.UsageError(
+                f"--size {args.size} is not available for {args.dataset}: choose one of "
+                f"{', '.join(map(str, sizes))}"
+            )
+    try:
+        check_out_dir(args.out)
+    except OutputFolderError as exc:
+        raise _args.UsageError(f"--out: {exc}") from exc
+    if args.model is not None:
+        from .. import models
+
+        if args.model not in models.available():
+            raise _args.UsageError(
+                f"--model {args.model!r} is not a model family; choose one of {', '.join(models.available())}"
+            )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -94,33 +163,63 @@ def run_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- evaluate
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a .keras model file (from xai-lab train)")
+    parser.add_argument("--model", required=True, type=_args.existing_file,
+                        help="a .keras model file (from xai-lab train)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a dataset name (see xai_lab.data.INFO)")
-    source.add_argument("--data", help="a MedMNIST-style .npz file with {split}_images/{split}_labels")
-    source.add_argument("--images", help="a folder with one sub-folder of images per class, named as "
+    source.add_argument("--data", type=_args.existing_file,
+                        help="a MedMNIST-style .npz file with {split}_images/{split}_labels")
+    source.add_argument("--images", type=_args.existing_dir,
+                        help="a folder with one sub-folder of images per class, named as "
                         "the model's classes (case ignored), e.g. NORMAL/ and PNEUMONIA/")
-    parser.add_argument("--data-dir", default=None, help="folder with the data files (with --dataset)")
-    parser.add_argument("--split", default="test", help="split to evaluate (default test)")
+    parser.add_argument("--data-dir", type=_args.existing_dir, default=None,
+                        help="folder with the data files (with --dataset)")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="split to evaluate (default test)")
     parser.add_argument("--task", choices=("binary", "multiclass", "ordinal"), default=None,
                         help="task of --data files (default: from calibration.json or the model)")
-    parser.add_argument("--calibration", default=None,
+    parser.add_argument("--calibration", type=_args.existing_file, default=None,
                         help="calibration.json (default: the one beside the model, if any)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--unsafe", action="store_true",
                         help="allow Lambda layers (Python code) in the model file: ONLY for files you trust")
 
 
-def _read_calibration(path: Path | None) -> dict[str, Any]:
-    if path is None or not path.is_file():
-        return {}
+def check_evaluate_arguments(args: argparse.Namespace) -> None:
+    """What ``xai-lab evaluate`` checks before loading anything (no TensorFlow import).
+
+    The model file is a ``.keras`` file, the dataset is known, ``--data-dir`` goes with
+    ``--dataset``, and the calibration file (given, or the one beside the model) is valid
+    (:func:`~xai_lab.training.recipes.read_calibration`).
+    """
+    from .recipes import CalibrationFileError
+
+    if Path(args.model).suffix != ".keras":
+        raise _args.UsageError(f"--model {args.model} is not a .keras model file (from xai-lab train)")
+    if args.dataset is not None:
+        _check_dataset(args.dataset, with_recipe=False)
+    elif args.data_dir is not None:
+        raise _args.UsageError("--data-dir goes with --dataset; --data names the file itself")
     try:
-        cal = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FileNotFoundError(f"cannot read calibration file {path}: {exc}") from exc
-    if not isinstance(cal, dict):
-        raise FileNotFoundError(f"calibration file {path} does not hold a JSON object")
-    return cal
+        _calibration_of(args.model, args.calibration)
+    except CalibrationFileError as exc:
+        raise _args.UsageError(str(exc)) from exc
+
+
+def _calibration_of(model_path: str | Path, calibration_path: str | Path | None
+                    ) -> tuple[dict[str, Any], Path | None]:
+    """The checked calibration (given, or ``calibration.json`` beside the model) and its path.
+
+    ``({}, None)`` when none is given and none lies beside the model.
+    """
+    from .recipes import read_calibration
+
+    if calibration_path is not None:
+        path = Path(calibration_path)
+        return read_calibration(path), path
+    path = Path(model_path).with_name("calibration.json")
+    if not path.exists():
+        return {}, None
+    return read_calibration(path), path
 
 
 def images_folder_split(model: Any, folder: str, cal: dict[str, Any]) -> Any:
@@ -167,12 +266,9 @@ def evaluate_model(
     from .. import models as zoo
     from . import metrics as M
 
+    cal, cal_path = _calibration_of(model_path, calibration_path)  # checked before the model loads
     model = zoo.load(model_path, safe_mode=safe_mode)
-    cal_path = Path(calibration_path) if calibration_path else Path(model_path).with_name("calibration.json")
-    if calibration_path and not cal_path.is_file():
-        raise FileNotFoundError(f"calibration file {cal_path} does not exist")
-    cal = _read_calibration(cal_path)
-    n_out = int(model.outputs[0].shape[-1])
+    n_out = zoo.output_classes(model)
     height = model.inputs[0].shape[1]
     skipped = None
     if dataset is not None:
@@ -191,7 +287,7 @@ def evaluate_model(
         raise zoo.IncompatibleDataError(
             f"{dataset} has {n_classes} classes but the model outputs {n_out}: it was trained for another task"
         )
-    temperature = float(cal.get("temperature") or 1.0)
+    temperature = float(cal.get("temperature", 1.0))
     proba = zoo.predict_proba(model, images, temperature=temperature)
     threshold = cal.get("threshold") if task == "binary" else None
     out = M.summary(labels, proba, task, threshold=threshold)
@@ -203,7 +299,8 @@ def evaluate_model(
         task=task,
         model=str(model_path),
         temperature=temperature,
-        calibration=str(cal_path) if cal else None,
+        calibration=str(cal_path) if cal_path is not None else None,
+        model_outputs="probabilities" if zoo.outputs_probabilities(model) else "logits",
     )
     return out
 
