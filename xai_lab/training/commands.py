@@ -94,7 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- evaluate
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a .keras model file (from xai-lab train)")
+    parser.add_argument("--model", required=True, help="a .keras model file (from xai-lab train) or a .tflite file (from xai-lab export)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a dataset name (see xai_lab.data.INFO)")
     source.add_argument("--data", help="a MedMNIST-style .npz file with {split}_images/{split}_labels")
@@ -137,8 +137,13 @@ def evaluate_model(
     from .. import models as zoo
     from . import metrics as M
 
-    model = zoo.load(model_path, safe_mode=safe_mode)
-    cal_path = Path(calibration_path) if calibration_path else Path(model_path).with_name("calibration.json")
+    if Path(model_path).suffix == ".tflite":  # a deployed model (xai-lab export); its sidecar holds the calibration
+        from ..edge.runtime import load_tflite, sidecar_path
+
+        model, default_cal = load_tflite(model_path), sidecar_path(model_path)
+    else:
+        model, default_cal = zoo.load(model_path, safe_mode=safe_mode), Path(model_path).with_name("calibration.json")
+    cal_path = Path(calibration_path) if calibration_path else default_cal
     if calibration_path and not cal_path.is_file():
         raise FileNotFoundError(f"calibration file {cal_path} does not exist")
     cal = _read_calibration(cal_path)
