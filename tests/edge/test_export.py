@@ -129,7 +129,6 @@ def test_export_does_not_modify_the_model():
 
     model = small_cnn()
     before = [w.copy() for w in model.get_weights()]
-    edge.convert(model, "dynamic")
     edge.convert(model, "int8", representative=np.random.default_rng(0).random((8, 28, 28, 1)))
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
@@ -197,3 +196,14 @@ def test_cli_bad_arguments(model_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["export", "--model", str(root / "model.keras"), "--format", "onnx", "--out", str(tmp_path / "x.tflite")])
     assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_int8_input_scale_is_one_255th_even_for_a_dim_representative_set(tmp_path):
+    """Representative images between 0.2 and 0.8 must not make white pixels clip on the device."""
+    from xai_lab import edge
+
+    dim = 0.2 + 0.6 * np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
+    result = edge.export_tflite(small_cnn(), tmp_path / "dim.tflite", "int8", representative=dim)
+    assert result.metadata["input"]["scale"] == pytest.approx(1 / 255)
+    assert result.metadata["input"]["zero_point"] == -128
+    assert dim.min() >= 0.2  # the caller's images are not changed

@@ -39,8 +39,10 @@ _LAZY = {
     "MapAgreement": "compare",
     "compare_explanations": "compare",
     "explain_both": "compare",
+    "agreement_figure": "figures",
     "Latency": "latency",
     "measure_latency": "latency",
+    "pooled": "latency",
 }
 
 __all__ = sorted(_LAZY)

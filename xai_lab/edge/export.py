@@ -166,7 +166,7 @@ def convert(model: Any, quantize: str | None = None, representative: Any = None)
                 "int8 quantisation needs a representative set of training images (their "
                 "activation ranges set the int8 scales): pass representative=..."
             )
-        images = as_input(representative)
+        images = spanning_input_range(as_input(representative))
 
         def dataset() -> Iterator[list[np.ndarray]]:
             for image in images:
@@ -184,6 +184,21 @@ def convert(model: Any, quantize: str | None = None, representative: Any = None)
         if type(exc).__name__ not in ("ConverterError", "ValueError", "RuntimeError"):
             raise
         raise ConversionError(_explain_conversion_error(model, str(exc))) from exc
+
+
+def spanning_input_range(images: np.ndarray) -> np.ndarray:
+    """The representative images with one pixel of the first set to 0 and one to 1.
+
+    The converter takes the int8 input's scale from the smallest and largest pixel of the
+    representative set; a set without a pure black or white pixel would give a scale that
+    clips brighter inputs on the device. With the set spanning [0, 1] the input scale is 1/255
+    and the zero point -128: every uint8 grey level has its own int8 code. Two pixels of one
+    image barely move the ranges of the layers inside.
+    """
+    out = np.array(images, dtype=np.float32, copy=True)
+    flat = out[0].reshape(-1)
+    flat[0], flat[-1] = 0.0, 1.0
+    return out
 
 
 _OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+)' op is neither a custom op nor a flex op")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Latency:
     n: int
     threads: int | None
     runtime: str
+    samples_ms: tuple[float, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         return (f"Latency({self.runtime}: median {self.median_ms:.3f} ms, p95 {self.p95_ms:.3f} ms "
@@ -37,7 +38,17 @@ class Latency:
 
 def _summary(seconds: list[float], threads: int | None, runtime: str) -> Latency:
     ms = np.asarray(seconds) * 1e3
-    return Latency(float(np.median(ms)), float(np.percentile(ms, 95)), len(ms), threads, runtime)
+    return Latency(float(np.median(ms)), float(np.percentile(ms, 95)), len(ms), threads, runtime,
+                   tuple(float(v) for v in ms))
+
+
+def pooled(latencies: list[Latency]) -> Latency:
+    """One :class:`Latency` over the samples of several runs of the same model (interleaved
+    rounds, so that a change of load on a shared machine hits every model alike)."""
+    if not latencies:
+        raise ValueError("no latencies to pool")
+    samples = [s for lat in latencies for s in lat.samples_ms]
+    return _summary([s / 1e3 for s in samples], latencies[0].threads, latencies[0].runtime)
 
 
 def measure_latency(model: Any, images: Any, n: int = 200, warmup: int = 10,

@@ -119,8 +119,13 @@ def read_sidecar(path: str | os.PathLike, content: bytes | None = None) -> dict[
 
 @contextlib.contextmanager
 def quiet_native_output() -> Iterator[None]:
-    """Keep the converter's and interpreter's C++ log lines (written to file descriptors 1 and 2,
-    which Jupyter copies into cell outputs) and Python prints out of the caller's output."""
+    """Keep the converter's and interpreter's log lines out of the caller's output: C++ lines
+    written to file descriptors 1 and 2 (which Jupyter copies into cell outputs), Python prints,
+    and TensorFlow's INFO log ("Assets written to ...")."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    levels = [logger.level for logger in loggers]
     saved = []
     with tempfile.TemporaryFile() as sink:
         try:
@@ -130,9 +135,13 @@ def quiet_native_output() -> Iterator[None]:
         except OSError:  # pragma: no cover - no file descriptors to redirect
             pass
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            for logger in loggers:
+                logger.setLevel(logging.WARNING)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 yield
         finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
             for fd, copy in saved:
                 os.dup2(copy, fd)
                 os.close(copy)
