@@ -154,11 +154,14 @@ def test_models_that_are_not_image_classifiers_are_refused(tmp_path):
 
 
 def test_latency_is_measured_for_both_runtimes(exported, images):
-    from xai_lab.edge import load_tflite, measure_latency
+    from xai_lab.edge import load_tflite, measure_latency, pooled
 
     lite = measure_latency(exported["int8"], images, n=5, warmup=1)
     assert lite.n == 5 and lite.runtime == "LiteRT int8" and lite.threads == 1
     assert 0 < lite.median_ms <= lite.p95_ms
+    both = pooled([lite, measure_latency(exported["int8"], images, n=3, warmup=0)])
+    assert both.n == 8 and both.runtime == "LiteRT int8"
+    assert min(lite.samples_ms) <= both.median_ms <= max(both.samples_ms)
     keras_latency = measure_latency(small_cnn(), images, n=5, warmup=1)
     assert keras_latency.runtime.startswith("Keras") and keras_latency.median_ms > 0
     with pytest.raises(ValueError, match="do not fit"):
