@@ -111,8 +111,9 @@ def read_sidecar(path: str | os.PathLike, content: bytes | None = None) -> dict[
     if expected is not None and expected != sha256(content):
         raise ModelFileError(
             f"the sidecar {str(side)!r} belongs to another .tflite file (its tflite_sha256 "
-            f"differs from {Path(path).name}'s): its calibration and class names would be wrong "
-            "for this file. Export the model again (xai-lab export), or remove the stale sidecar"
+            f"differs from {Path(path).name}'s): the file was changed or damaged after export, or "
+            "the sidecar is stale, and its calibration and class names may be wrong for this file. "
+            "Export the model again (xai-lab export)"
         )
     return meta
 
