@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("xai_lab.report.demo", "train the default CNN on pneumonia, explain and write an HTML report"),
     "train": ("xai_lab.training.commands", "train a model with a dataset's default recipe"),
     "evaluate": ("xai_lab.training.commands", "evaluate a saved model on a dataset split"),
+    "export": ("xai_lab.edge.commands", "export a trained model for a device (TensorFlow Lite, optionally int8)"),
     "explorer": ("xai_lab.app.serve", "start the clinician explorer web app on localhost"),
 }
 

@@ -121,6 +121,9 @@ class Explainer:
     title: ClassVar[str] = ""
     #: The paper the method comes from (numpy-style reference string).
     reference: ClassVar[str] = ""
+    #: True for methods that need only the model's outputs: they alone explain models that
+    #: carry a ``forward_only_reason`` (a TFLite interpreter, ``xai_lab.edge.TFLiteModel``).
+    model_agnostic: ClassVar[bool] = False
 
     def __init__(self, **parameters: Any) -> None:
         self.parameters: dict[str, Any] = dict(parameters)
@@ -150,6 +153,9 @@ class Explainer:
         Explanation
         """
         check_image_model(model)
+        reason = getattr(model, "forward_only_reason", None)
+        if reason and not self.model_agnostic:
+            raise UnsupportedModelError(f"{self.name} cannot explain {model.name!r}: {reason}")
         self.check_model(model)
         x = as_model_input(images)
         if self.predicts:

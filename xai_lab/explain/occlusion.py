@@ -54,6 +54,7 @@ class Occlusion(Explainer):
     name = "occlusion"
     title = "Occlusion"
     reference = "Zeiler & Fergus (2014), Visualizing and understanding convolutional networks, ECCV"
+    model_agnostic = True
 
     def __init__(
         self,

@@ -147,6 +147,7 @@ class SHAP(Explainer):
             batch_size=batch_size,
         )
         self.algorithm, self.background = algorithm, background
+        self.model_agnostic = algorithm == "partition"  # forward passes only
         self.nsamples, self.max_evals = int(nsamples), int(max_evals)
         self.seed, self.batch_size = int(seed), int(batch_size)
 

@@ -164,7 +164,8 @@ def run_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------- evaluate
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=_args.existing_file,
-                        help="a .keras model file (from xai-lab train)")
+                        help="a .keras model file (from xai-lab train) or a .tflite file "
+                        "(from xai-lab export)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a dataset name (see xai_lab.data.INFO)")
     source.add_argument("--data", type=_args.existing_file,
@@ -187,14 +188,17 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def check_evaluate_arguments(args: argparse.Namespace) -> None:
     """What ``xai-lab evaluate`` checks before loading anything (no TensorFlow import).
 
-    The model file is a ``.keras`` file, the dataset is known, ``--data-dir`` goes with
+    The model file is a ``.keras`` file (or a ``.tflite`` file from ``xai-lab export``), the dataset is known, ``--data-dir`` goes with
     ``--dataset``, and the calibration file (given, or the one beside the model) is valid
     (:func:`~xai_lab.training.recipes.read_calibration`).
     """
     from .recipes import CalibrationFileError
 
-    if Path(args.model).suffix != ".keras":
-        raise _args.UsageError(f"--model {args.model} is not a .keras model file (from xai-lab train)")
+    if Path(args.model).suffix not in (".keras", ".tflite"):
+        raise _args.UsageError(
+            f"--model {args.model} is not a .keras model file (from xai-lab train) or a "
+            ".tflite file (from xai-lab export)"
+        )
     if args.dataset is not None:
         _check_dataset(args.dataset, with_recipe=False)
     elif args.data_dir is not None:
@@ -207,7 +211,10 @@ def check_evaluate_arguments(args: argparse.Namespace) -> None:
 
 def _calibration_of(model_path: str | Path, calibration_path: str | Path | None
                     ) -> tuple[dict[str, Any], Path | None]:
-    """The checked calibration (given, or ``calibration.json`` beside the model) and its path.
+    """The checked calibration (given, or the one beside the model) and its path.
+
+    Beside a ``.keras`` model it is ``calibration.json``; beside a ``.tflite`` model the
+    export's sidecar ``NAME.json``, which holds the same keys.
 
     ``({}, None)`` when none is given and none lies beside the model.
     """
@@ -216,7 +223,9 @@ def _calibration_of(model_path: str | Path, calibration_path: str | Path | None
     if calibration_path is not None:
         path = Path(calibration_path)
         return read_calibration(path), path
-    path = Path(model_path).with_name("calibration.json")
+    model_path = Path(model_path)
+    path = (model_path.with_suffix(".json") if model_path.suffix == ".tflite"
+            else model_path.with_name("calibration.json"))
     if not path.exists():
         return {}, None
     return read_calibration(path), path
@@ -267,7 +276,12 @@ def evaluate_model(
     from . import metrics as M
 
     cal, cal_path = _calibration_of(model_path, calibration_path)  # checked before the model loads
-    model = zoo.load(model_path, safe_mode=safe_mode)
+    if Path(model_path).suffix == ".tflite":  # a deployed model (xai-lab export)
+        from ..edge.runtime import load_tflite
+
+        model = load_tflite(model_path)
+    else:
+        model = zoo.load(model_path, safe_mode=safe_mode)
     n_out = zoo.output_classes(model)
     height = model.inputs[0].shape[1]
     skipped = None
