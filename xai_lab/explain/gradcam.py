@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, register
+from .info import MethodInfo
 
 
 class GradCAM(Explainer):
@@ -41,7 +42,12 @@ class GradCAM(Explainer):
     """
 
     name = "gradcam"
-    title = "Grad-CAM"
+    info = MethodInfo(
+        "Grad-CAM", signed=False,
+        meaning="where the feature maps of layer {layer} raise the score of {target} "
+                "(positive evidence only, at the layer's resolution)",
+        high="raises the score of {target}", low="no positive evidence",
+    )
     reference = "Selvaraju et al. (2017), Grad-CAM, ICCV"
     plus_plus = False
 
@@ -52,6 +58,19 @@ class GradCAM(Explainer):
 
     def check_model(self, model: Any) -> None:
         self._layer_path(model)
+
+    def degenerate_reason(self, code: str, heatmap: np.ndarray, logits: np.ndarray, target: int,
+                          prediction: int, layer: str | None, model: Any) -> str:
+        if code != "zero":
+            return super().degenerate_reason(code, heatmap, logits, target, prediction, layer, model)
+        text = (f"no positive evidence for {{target}} at layer {layer}: {self.title} is zero "
+                "everywhere (the gradient-weighted feature maps are negative or zero at every "
+                "position, and Grad-CAM keeps only their positive part)")
+        if layer is not None and not _graph.rectified(model, layer):
+            text += (f"; layer {layer} can output negative values (a convolution or normalisation "
+                     "before its activation): Grad-CAM is defined on rectified feature maps, "
+                     "explain the activation after it")
+        return text
 
     def _layer_path(self, model: Any) -> str:
         if self.layer is None:
@@ -88,7 +107,13 @@ class GradCAMPlusPlus(GradCAM):
     """
 
     name = "gradcam++"
-    title = "Grad-CAM++"
+    info = MethodInfo(
+        "Grad-CAM++", signed=False,
+        meaning="where the feature maps of layer {layer} raise the score of {target}, each "
+                "position's positive gradient weighted (positive evidence only, at the layer's "
+                "resolution)",
+        high="raises the score of {target}", low="no positive evidence",
+    )
     reference = "Chattopadhay et al. (2018), Grad-CAM++, WACV"
     plus_plus = True
 
