@@ -76,8 +76,8 @@ class TFExplainGradCAM(Explainer):
     name = "tfexplain.gradcam"
     info = MethodInfo(
         "Grad-CAM (tf-explain)", signed=True,
-        meaning="tf-explain's Grad-CAM of layer {layer} before its display steps: guided "
-                "gradients and no ReLU, so negative values remain",
+        meaning="tf-explain's Grad-CAM of the score of {target} at layer {layer}, before its "
+                "display steps: guided gradients and no ReLU, so negative values remain",
         high="raises the score of {target}", low="lowers the score of {target}",
     )
     reference = REFERENCE
