@@ -305,8 +305,12 @@ def test_compare_figure_grid_shape_and_mismatch():
     bars = [t for t in fig.data if t.type == "scatter"]
     assert len(images) == 2 * 3  # rows x (image + two methods)
     assert len(bars) == 2 and all(t.marker.colorbar.orientation == "h" for t in bars)
-    shared = max(np.abs(a.maps[:2]).max(), 0)
-    assert bars[0].marker.cmax == pytest.approx(shared)  # one scale per column
+    assert list(bars[0].marker.colorbar.ticktext) == ["\u2212max", "0", "+max"]  # each map its own scale
+    corners = [t.text for t in fig.layout.annotations if t.text.startswith("max ")]
+    assert len(corners) == 2 * 2
+    fig = viz.compare_figure({"a": a, "b": b}, n_images=2, shared_scale=True)
+    bars = [t for t in fig.data if t.type == "scatter"]
+    assert bars[0].marker.cmax == pytest.approx(np.abs(a.maps[:2]).max())  # one scale per column
     cam = _cam(n=3, blank=2)
     fig = viz.compare_figure({"gradcam": cam}, label_names=["normal", "pneumonia"])
     texts = " ".join(t.text for t in fig.layout.annotations)

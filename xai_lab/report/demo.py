@@ -246,7 +246,7 @@ def build_report(
     report.heading("The model")
     report.paragraph(
         f"A small convolutional network ({fit.get('model', 'cnn')}) trained on "
-        f"{fit.get('n_train', '?')} chest X-rays of {h} x {w} pixels and measured on "
+        f"{fit.get('n_train', '?')} images of {h} x {w} pixels and measured on "
         f"{fit.get('n_val', metrics.get('n', '?'))} validation images it never trained on "
         "(the test images are held back)."
     )
@@ -376,8 +376,8 @@ def run_rows(fit: dict[str, Any], source: str, seed: int | None,
     """What was run (metadata, kept apart from the measured figures)."""
     rows = [{"": "data", "value": source or "?"},
             {"": "image size", "value": f"{size[0]} x {size[1]} pixels"},
-            {"": "training images", "value": fit.get("n_train", "?")},
-            {"": "validation images", "value": fit.get("n_val", "?")}]
+            {"": "training images", "value": str(fit.get("n_train", "?"))},
+            {"": "validation images", "value": str(fit.get("n_val", "?"))}]
     if "epochs_run" in fit:
         kept = (f"; kept the model of epoch {fit['best_epoch']} (best validation "
                 f"{_monitor_name(fit.get('monitor'))} {fit['best_value']:.3f})"
@@ -387,7 +387,7 @@ def run_rows(fit: dict[str, Any], source: str, seed: int | None,
     if fit.get("fast_mode"):
         rows.append({"": "mode", "value": "fast (XAI_LAB_FAST=1: fewer images and epochs)"})
     if seed is not None:
-        rows.append({"": "random seed", "value": seed})
+        rows.append({"": "random seed", "value": str(seed)})
     return rows
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .colormaps import DIVERGING
 from .maps import ALPHA, MapView, format_value, map_view, model_image, overlay_png
 from .overlay import as_rgb_uint8, enlarge, plotly_colorscale, scale_for, to_data_uri
 
@@ -182,14 +183,16 @@ def compare_figure(
     label_names: Sequence[str] | None = None,
     size: int = 150,
     native: bool = True,
-    shared_scale: bool = True,
+    shared_scale: bool = False,
 ) -> go.Figure:
     """A grid: one row per image, the image the model saw then one column per explanation.
 
     All explanations must cover the same images (same ``inputs``). Each column has its own
-    colour bar under it (maps of different methods have different units); with
-    ``shared_scale`` (default) a column's maps share one scale, so their strengths compare
-    down the column. Maps are drawn at their own resolution with nearest neighbour (see
+    colour bar under it (maps of different methods have different units). By default each map
+    is scaled to its own largest magnitude, written in its corner ("max 0.012"), and the
+    column's bar reads in those units ("0 ... max", or "-max ... 0 ... +max"); with
+    ``shared_scale`` a column's maps share one scale, so their strengths compare down the
+    column (and weak maps fade). Maps are drawn at their own resolution with nearest neighbour (see
     :func:`explanation_figure`). Blank maps (all zero, constant) are marked in their cell and
     the reason is written under the grid. Column titles are the keys, or the method's
     display name where the key is its registry name.
@@ -210,12 +213,12 @@ def compare_figure(
     for name in names:
         e = explanations[name]
         vs = [map_view(e, i, label_names, cmap, native) for i in range(n)]
-        if shared_scale:
-            vmax = max((max(abs(v.lo), abs(v.hi)) for v in vs if not v.blank), default=0.0)
-            signed = any(v.signed for v in vs)
-            col_cmap = cmap or ("coolwarm" if signed else None)
-            vs = [map_view(e, i, label_names, col_cmap, native, vmax=vmax if vmax > 0 else None)
-                  for i in range(n)]
+        # one colour map per column: diverging when any of its maps is signed
+        col_cmap = cmap or (DIVERGING if any(v.signed for v in vs) else None)
+        vmax = max((max(abs(v.lo), abs(v.hi)) for v in vs if not v.blank), default=0.0)
+        shared = vmax if shared_scale and vmax > 0 else None
+        if col_cmap != cmap or shared is not None:
+            vs = [map_view(e, i, label_names, col_cmap, native, vmax=shared) for i in range(n)]
         views[name] = vs
     column_titles = [explanations[k].title if k == explanations[k].method else k for k in names]
     titles = []
@@ -233,14 +236,19 @@ def compare_figure(
             view = views[name][i]
             png = overlay_png(explanations[name], i, label_names, size=size, alpha=alpha, view=view)
             fig.add_trace(_png_trace(png, name), row=i + 1, col=j + 2)
+            axis = i * cols + j + 2
+            suffix = "" if axis == 1 else str(axis)
             if view.blank:
                 notes.append(f"#{i} {column_titles[j]}: {view.note}")
-                axis = (i * cols + j + 2)
-                suffix = "" if axis == 1 else str(axis)
                 fig.add_annotation(text="blank map<br>(see below)", xref=f"x{suffix} domain",
                                    yref=f"y{suffix} domain", x=0.5, y=0.5, showarrow=False,
                                    font={"size": 11, "color": "white"}, bgcolor=_NOTE_COLOUR,
                                    opacity=0.85)  # fmt: skip
+            elif not shared_scale:
+                fig.add_annotation(text=f"max {format_value(max(abs(view.lo), abs(view.hi)), 2)}",
+                                   xref=f"x{suffix} domain", yref=f"y{suffix} domain", x=1.0, y=0.0,
+                                   xanchor="right", yanchor="bottom", showarrow=False,
+                                   font={"size": 9, "color": "#1d2733"}, bgcolor="rgba(255,255,255,0.7)")  # fmt: skip
     _hide_axes(fig)
     grid_h = n * size
     bar_px = 78
@@ -253,13 +261,15 @@ def compare_figure(
         domain = fig.layout[f"xaxis{'' if j + 2 == 1 else j + 2}"].domain
         title = (f"\u25c0 {_wrap_html(shown.low_label.replace(shown.target, 'the class'), 26)}"
                  f"<br>{_wrap_html(shown.high_label.replace(shown.target, 'the class'), 26)} \u25b6")
-        fig.add_trace(_view_colorbar(shown, orientation="h", x=(domain[0] + domain[1]) / 2,
+        bar = _view_colorbar(shown, orientation="h", x=(domain[0] + domain[1]) / 2,
                                      xanchor="center", y=-8 / grid_h, yanchor="top",
                                      len=0.92 * (domain[1] - domain[0]), lenmode="fraction",
                                      thickness=10, title={"text": title, "side": "bottom",
                                                           "font": {"size": 10}},
-                                     tickfont={"size": 10}),
-                      row=1, col=j + 2)  # fmt: skip
+                                     tickfont={"size": 10})  # fmt: skip
+        if not shared_scale:  # each map on its own scale: the bar reads in units of its maximum
+            bar.marker.colorbar.ticktext = (["\u2212max", "0", "+max"] if shown.signed else ["0", "max"])
+        fig.add_trace(bar, row=1, col=j + 2)
     if note_lines:
         fig.add_annotation(text="<br>".join(note_lines), xref="paper", yref="paper", x=0.0,
                            y=-(bar_px + 8) / grid_h, xanchor="left", yanchor="top",

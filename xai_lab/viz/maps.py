@@ -243,11 +243,11 @@ def image_png(image: np.ndarray, size: int = 168) -> bytes:
     return to_png_bytes(enlarge(rgb, scale_for(rgb.shape, size)))
 
 
-def format_value(v: float) -> str:
-    """A colour-bar tick: 3 significant digits, no needless exponent, a real minus sign."""
+def format_value(v: float, digits: int = 3) -> str:
+    """A colour-bar tick: ``digits`` significant digits, a short exponent, a real minus sign."""
     if v == 0:
         return "0"
-    text = f"{v:.3g}"
+    text = f"{v:.{digits}g}"
     if "e" in text:
         mantissa, exp = text.split("e")
         text = f"{mantissa}e{int(exp)}"
@@ -270,6 +270,10 @@ def colorbar_svg(view: MapView, width: int = 168, font_px: float = 10.0, words: 
     ``xai-colorbar`` and a ``<title>`` for screen readers.
     """
     width = int(width)
+    small = width < 130  # a small tile: shorter numbers, no label at zero (its tick stays)
+    if small:
+        font_px = min(font_px, 8.5)
+    digits = 2 if small else 3
     pad = 6
     bar_y, bar_h = 2, 10
     x0, x1 = pad, width - pad
@@ -287,14 +291,15 @@ def colorbar_svg(view: MapView, width: int = 168, font_px: float = 10.0, words: 
     if view.blank or view.hi - view.lo <= 0:
         ticks = [((x0 + x1) / 2, "no scale: blank map", "middle")]
     else:
-        ticks = [(x0, format_value(view.lo), "start"), (x1, format_value(view.hi), "end")]
+        ticks = [(x0, format_value(view.lo, digits), "start"), (x1, format_value(view.hi, digits), "end")]
         if view.signed:
-            ticks.insert(1, ((x0 + x1) / 2, "0", "middle"))
+            ticks.insert(1, ((x0 + x1) / 2, "" if small else "0", "middle"))
     for x, label, anchor in ticks:
         if not view.blank:
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bar_y}" y2="{y_tick + 3}" '
                          'stroke="#333" stroke-width="1"/>')
-        parts.append(f'<text x="{x:.1f}" y="{y_num:.1f}" text-anchor="{anchor}">{html.escape(label)}</text>')
+        if label:
+            parts.append(f'<text x="{x:.1f}" y="{y_num:.1f}" text-anchor="{anchor}">{html.escape(label)}</text>')
     y = y_num + 3
     lines: list[tuple[str, str]] = []
     if words and not view.blank:
