@@ -87,7 +87,7 @@ def resolve_targets(target: Any, predictions: np.ndarray, n_classes: int) -> np.
     if target is None:
         return predictions.astype(np.int64)
     t = np.asarray(target)
-    if t.dtype.kind not in "iuf" or t.dtype.kind == "b":
+    if t.dtype.kind not in "iuf":  # bool, str, object: not a class index
         raise ValueError(
             f"target must be None, a class index or one class index per image; got {target!r} "
             f"({t.dtype})"
