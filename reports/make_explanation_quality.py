@@ -96,7 +96,7 @@ def _explainers(fast: bool) -> tuple[dict[str, Any], list[str]]:
     available = set(explain.available())
     settings = {
         "smoothgrad": {"n_samples": 8 if fast else 16},
-        "integrated_gradients": {"n_steps": 16 if fast else 32},
+        "integrated_gradients": {"steps": 16 if fast else 32},
         "occlusion": {"patch_size": 4},
         "shap": {"algorithm": "gradient", "nsamples": 16 if fast else 32},
     }
@@ -106,10 +106,8 @@ def _explainers(fast: bool) -> tuple[dict[str, Any], list[str]]:
         if name not in available:
             missing.append(name)
             continue
-        try:
-            out[name] = explain.get(name, **settings.get(name, {}))
-        except TypeError:
-            out[name] = explain.get(name)
+        # keyed by the method's display name: every table and figure shows that name
+        out[explain.method_info(name).title] = explain.get(name, **settings.get(name, {}))
     out.update(_controls())
     return out, missing
 
@@ -370,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import pandas as pd
 
-    from xai_lab import data, models
+    from xai_lab import data, explain, models
     from xai_lab import evaluate as ev
 
     t0 = time.perf_counter()
@@ -546,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for label, summ, table in (("phantoms", ph_sum, ph_table), ("PneumoniaMNIST", real_sum, real_table)):
         md += [f"On {label}:", ""]
-        for ex in [n for n in ("gradcam", "deep_taylor", "deep_taylor.bounded") if n in names]:
+        verdicts = [explain.method_info(n).title for n in ("gradcam", "deep_taylor", "deep_taylor.bounded")]
+        for ex in [n for n in verdicts if n in names]:
             md.append(f"- {_verdict(summ, ex, sp, ss)}{_top_down(table, ex, sp)}")
         md.append(f"- Control (ignores the model, must fail): {_verdict(summ, 'control: edges', sp, ss)}")
         md.append("")

@@ -8,6 +8,8 @@ so a new method is tested by registering it). For each combination the explainer
 the combination -- or satisfies:
 
 - maps are float32 (N, H, W) at input resolution and finite; predictions are the argmax;
+  the explanation carries the method's display record, and flags exactly the maps that are
+  all zero or constant, each with a reason;
 - explaining the batch equals explaining each image alone (tolerance ``TOL``, relative to the
   largest absolute value of the batch's maps);
 - the default target is the argmax (equal to explaining with the argmax as explicit target);
@@ -32,6 +34,8 @@ import zoo
 
 from xai_lab import explain
 from xai_lab.explain import UnsupportedModelError
+from xai_lab.explain.base import method_info
+from xai_lab.explain.explanation import degenerate_code
 
 MODELS = ("cnn", "resnet", "sequential", "nested")
 
@@ -177,6 +181,10 @@ def test_output_contract(case, name, settings, model_name, zoo_models):
     logits = np.asarray(model(x, training=False))
     np.testing.assert_array_equal(e.predictions, logits.argmax(axis=1))
     assert np.abs(e.maps).max() > 0, "all maps are zero on random models: nothing is explained"
+    assert e.info == method_info(name) and e.title == method_info(name).title
+    codes = [degenerate_code(m) for m in e.maps]
+    assert e.degenerate.shape == (len(x),)
+    assert [bool(c) for c in codes] == list(e.flagged), (codes, list(e.degenerate))
 
 
 @pytest.mark.parametrize("case,name,settings,model_name", PARAMS)

@@ -166,3 +166,60 @@ def test_tfexplain_refuses_sequential_with_reason():
         explain.get("tfexplain.gradcam").explain(model, x)
     with pytest.raises(UnsupportedModelError, match="model.output"):
         explain.get("tfexplain.smoothgrad").explain(model, x)
+
+
+# ------------------------------------------------------------------ blank maps and their reasons
+@pytest.fixture(scope="module")
+def gap_cnn():
+    """Conv(relu) -> GAP -> Dense: Grad-CAM at the ReLU sums to the logit minus its bias."""
+    import keras
+
+    inp = keras.Input(shape=(8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
+    feat = keras.layers.ReLU(name="relu")(conv(inp))
+    dense = keras.layers.Dense(2, name="logits")
+    model = keras.Model(inp, dense(keras.layers.GlobalAveragePooling2D()(feat)))
+    rng = np.random.default_rng(2)
+    conv.set_weights([np.abs(rng.normal(size=(3, 3, 1, 4))).astype(np.float32), np.zeros(4, np.float32)])
+    # class 0 reads the features with negative weights: its evidence is negative everywhere
+    dense.set_weights([np.stack([-np.ones(4), np.ones(4)], axis=1).astype(np.float32),
+                       np.array([5.0, 0.0], np.float32)])
+    return model
+
+
+def test_blank_gradcam_and_deep_taylor_say_why(gap_cnn):
+    x = np.random.default_rng(3).uniform(0.2, 1, (2, 8, 8, 1)).astype(np.float32)
+    e = explain.get("gradcam", layer="relu").explain(gap_cnn, x, target=0)
+    assert np.all(e.maps == 0) and list(e.flagged) == [True, True]
+    note = e.note(0, ["normal", "pneumonia"])
+    assert note.startswith("no positive evidence for 'normal' at layer relu: Grad-CAM is zero everywhere")
+    assert "rectified" not in note  # the ReLU's output is rectified: no advice to move
+    conv = explain.get("gradcam", layer="conv").explain(gap_cnn, x, target=0)
+    assert "can output negative values" in conv.note(0)
+    logits = np.asarray(gap_cnn(x))
+    dt = explain.get("deep_taylor").explain(gap_cnn, x, target=0)
+    assert (logits[:, 0] <= 0).any(), "the fixture should give negative logits for class 0"
+    for i in range(2):
+        if logits[i, 0] <= 0:
+            assert dt.flagged[i] and f"{logits[i, 0]:.3g}" in dt.note(i) and "not positive" in dt.note(i)
+        else:
+            assert not dt.flagged[i]
+
+
+def test_contrastive_gradcam_explains_the_logit_difference(gap_cnn):
+    import tensorflow as tf
+
+    x = np.random.default_rng(4).uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
+    e = explain.get("gradcam", layer="relu", contrast=True).explain(gap_cnn, x, target=1)
+    assert e.title == "Grad-CAM (contrastive)" and "above the other classes" in e.meaning
+    from xai_lab.explain import _graph
+
+    grad_model = _graph.activation_model(gap_cnn, "relu")
+    with tf.GradientTape() as tape:
+        a, logits = grad_model(x)
+        score = logits[:, 1] - logits[:, 0]
+    g = tape.gradient(score, a)
+    cam = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(g, axis=(1, 2), keepdims=True) * a, -1)).numpy()
+    np.testing.assert_allclose(e.raw_maps, cam, rtol=1e-5, atol=1e-6)
+    plain = explain.get("gradcam", layer="relu").explain(gap_cnn, x, target=1)
+    assert not np.allclose(plain.raw_maps, e.raw_maps)

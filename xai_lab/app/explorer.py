@@ -280,32 +280,25 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return probabilities(z.reshape(1, -1))[0] if z.ndim == 1 else probabilities(z)
 
 
-def _resize_float(m: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    img = Image.fromarray(np.asarray(m, dtype=np.float32), mode="F")
-    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-
-
 def display_image(case: Case, size: int = DISPLAY_SIZE) -> np.ndarray:
-    """The image the model saw, enlarged for display (uint8 RGB)."""
-    from xai_lab.data import resize
-    from xai_lab.viz import as_rgb_uint8
+    """The image the model saw (its input, not the upload), enlarged for display by a whole
+    factor with nearest neighbour: every block is one pixel of the model's input (uint8 RGB)."""
+    from xai_lab.viz import as_rgb_uint8, enlarge, scale_for
 
-    channels = case.image.shape[-1]
-    base = resize(case.original, (size, size), channels=channels)
-    return as_rgb_uint8(base)
+    rgb = as_rgb_uint8(case.image)
+    return enlarge(rgb, scale_for(rgb.shape, size))
 
 
 def map_overlay(case: Case, heatmap: np.ndarray, alpha: float, size: int = DISPLAY_SIZE,
                 cmap: str | None = None) -> np.ndarray:
-    """A map (at model resolution) upsampled and blended over the displayed image."""
-    from xai_lab.viz import overlay
+    """A map at the model's resolution laid over :func:`display_image` cell by cell (nearest
+    neighbour, never smoothed), its opacity growing with its magnitude up to ``alpha``; the
+    house colour map (diverging for signed maps, sequential otherwise) unless ``cmap``."""
+    from xai_lab.viz import overlay, resize_nearest
 
-    heat = _resize_float(heatmap, size)
-    if cmap is None:
-        cmap = "RdBu_r" if float(np.min(heatmap)) < 0 else "jet"
-    return overlay(display_image(case, size), heat, alpha=float(alpha), cmap=cmap)
+    base = display_image(case, size)
+    heat = resize_nearest(np.asarray(heatmap, dtype=np.float64), base.shape[:2])
+    return overlay(base, heat, alpha=float(alpha), cmap=cmap, opacity="value")
 
 
 def _safe_filename(name: str) -> str:
@@ -629,8 +622,12 @@ class ExplorerApp:
 
     # -------------------------------------------------------------- output
     def overlays(self, case: Case, alpha: float = 0.5) -> dict[str, np.ndarray]:
-        """Each method's map over the displayed image (uint8 RGB, DISPLAY_SIZE square)."""
-        return {m: map_overlay(case, e.maps[0], alpha) for m, e in case.explanations.items()}
+        """Each method's map over the displayed image (uint8 RGB, about DISPLAY_SIZE square), at
+        the map's own resolution (Grad-CAM's layer grid as blocks; :func:`xai_lab.viz.render_overlay`)."""
+        from xai_lab.viz import render_overlay
+
+        return {m: render_overlay(e, 0, case.label_names, size=DISPLAY_SIZE, alpha=float(alpha))
+                for m, e in case.explanations.items()}
 
     def prediction_html(self, case: Case) -> str:
         rows = []
@@ -699,9 +696,17 @@ class ExplorerApp:
         for note in case.notes:
             report.paragraph(f"Note: {note}")
         report.heading("Explanations of the predicted class")
-        items = [(display_image(case), "image as the model saw it")]
+        h, w = case.image.shape[:2]
+        items = []
+        if case.original.shape[:2] != (h, w):
+            oh, ow = case.original.shape[:2]
+            items.append((case.original, f"the original ({oh} x {ow})"))
+        items.append((display_image(case), f"the image the model saw ({h} x {w})"))
         items += [(img, METHODS.get(m, m)) for m, img in self.overlays(case, alpha).items()]
         report.image_grid(items, columns=len(items), width=200)
+        for m, e in case.explanations.items():
+            if e.flagged[0]:
+                report.paragraph(f"{METHODS.get(m, m)}: {e.note(0, case.label_names)}")
         for method, msg in case.failures.items():
             report.paragraph(f"{METHODS.get(method, method)} unavailable: {msg}")
         if contrast is not None:

@@ -325,10 +325,10 @@ class ExplorerUI:
             if method in images:
                 widget.value = _png(images[method])
                 _show(widget, True)
-                empty = not np.any(case.explanations[method].maps[0])
+                e = case.explanations[method]
                 self.map_notes[method].value = (
-                    f"<div class='xai-note'>All zero: the method finds no positive evidence "
-                    f"for {html.escape(case.class_name(case.predicted))}.</div>" if empty else "")
+                    f"<div class='xai-note'>{html.escape(e.note(0, case.label_names))}</div>"
+                    if e.flagged[0] else "")
             else:
                 _show(widget, False)
                 reason = case.failures.get(method, "not computed")

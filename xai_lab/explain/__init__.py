@@ -6,15 +6,27 @@
 >>> e = explain.get("gradcam").explain(model, images)    # doctest: +SKIP
 """
 
-from .base import Explainer, MapResult, UnsupportedModelError, available, get, register
-from .explanation import Explanation
+from .base import (
+    Explainer,
+    MapResult,
+    UnsupportedModelError,
+    available,
+    get,
+    method_info,
+    register,
+)
+from .explanation import Explanation, ExplanationFileError
+from .info import MethodInfo
 
 __all__ = [
     "Explainer",
     "Explanation",
+    "ExplanationFileError",
     "MapResult",
+    "MethodInfo",
     "UnsupportedModelError",
     "available",
     "get",
+    "method_info",
     "register",
 ]

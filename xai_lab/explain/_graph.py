@@ -201,6 +201,43 @@ def _run(model: Any, inputs: Any, taps: tuple[str, ...], prefix: str, found: dic
     )
 
 
+#: Activations whose output can be negative.
+_SIGNED_ACTIVATIONS = {"linear", "tanh", "elu", "selu", "gelu", "silu", "swish", "leaky_relu",
+                       "mish", "softsign", "hard_silu", "hard_swish"}
+_PASS_THROUGH = ("MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D",
+                 "Dropout", "SpatialDropout2D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+                 "Reshape", "Flatten", "Identity")
+
+
+def rectified(model: Any, path: str) -> bool:
+    """False when the layer at ``path`` can output negative values by construction.
+
+    A convolution or Dense layer without activation and a normalisation layer (BatchNorm,
+    LayerNorm) can; a ReLU, a layer with a non-negative activation, and pooling, dropout or
+    padding of such a layer cannot. Layers this cannot tell about count as rectified.
+    """
+    try:
+        layer = get_layer(model, path)
+    except KeyError:
+        return True
+    for _ in range(8):
+        kind = type(layer).__name__
+        if kind == "ReLU":
+            return float(getattr(layer, "negative_slope", 0.0) or 0.0) == 0.0
+        activation = getattr(layer, "activation", None)
+        if activation is not None:
+            return getattr(activation, "__name__", str(activation)) not in _SIGNED_ACTIVATIONS
+        if kind in ("BatchNormalization", "LayerNormalization", "GroupNormalization"):
+            return False
+        if kind not in _PASS_THROUGH:
+            return True
+        try:
+            layer = layer.input._keras_history.operation
+        except (AttributeError, ValueError):
+            return True
+    return True
+
+
 def input_shape(model: Any) -> tuple[int, ...]:
     shape = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in shape):

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, UnsupportedModelError, register
+from .info import MethodInfo
 
 
 @register()
@@ -31,7 +32,12 @@ class AttentionRollout(Explainer):
     """
 
     name = "attention_rollout"
-    title = "Attention rollout"
+    info = MethodInfo(
+        "Attention rollout", signed=False,
+        meaning="where the classifier token attends through all transformer blocks "
+                "(the same map for every class, {target} included)",
+        high="most attended", low="ignored",
+    )
     reference = "Abnar & Zuidema (2020), Quantifying attention flow in transformers, ACL"
 
     def __init__(self, head_fusion: str = "mean", batch_size: int = 64) -> None:

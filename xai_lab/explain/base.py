@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import models
-from .explanation import Explanation
+from .explanation import Explanation, degenerate_code, generic_reason
+from .info import MethodInfo, generic
 
 
 class UnsupportedModelError(ValueError):
@@ -40,8 +41,9 @@ def as_model_input(images: Any) -> np.ndarray:
     """Images as a float32 (N, H, W, C) batch in [0, 1] (see :func:`xai_lab.models.as_input`).
 
     Besides what ``models.as_input`` accepts (uint8 divided by 255, grey (N, H, W) batches),
-    one image (H, W, C) with 1, 3 or 4 channels gains the batch axis, and non-finite values
-    are refused.
+    one image (H, W, C) with 1, 3 or 4 channels gains the batch axis. Float images outside
+    [0, 1] (0-255 values, standardised images) and non-finite values are refused with a
+    ``ValueError`` before any work starts.
     """
     x = np.asarray(images)
     if x.ndim == 3 and x.shape[-1] in (1, 3, 4):
@@ -91,18 +93,32 @@ def predict_logits(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def resolve_targets(target: Any, predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """``None`` -> the predicted classes; an int -> that class for all; a sequence -> one each."""
+    """``None`` -> the predicted classes; an int -> that class for all; a sequence -> one each.
+
+    Class indices must be whole numbers in ``0..n_classes - 1``: a float such as 1.5, a bool
+    or a string is refused with a ``ValueError`` (never truncated); whole floats (2.0) are
+    accepted.
+    """
     n = len(predictions)
     if target is None:
         return predictions.astype(np.int64)
     t = np.asarray(target)
+    if t.dtype.kind not in "iuf":  # bool, str, object: not a class index
+        raise ValueError(
+            f"target must be None, a class index or one class index per image; got {target!r} "
+            f"({t.dtype})"
+        )
+    if t.dtype.kind == "f":
+        finite = np.isfinite(t)
+        if not np.all(finite) or not np.all(np.mod(t[finite], 1) == 0):
+            raise ValueError(
+                f"target {target!r} is not a whole class index: classes are numbered "
+                f"0..{n_classes - 1} (a fractional class would be truncated to another one)"
+            )
     if t.ndim == 0:
-        t = np.full(n, int(t))
+        t = np.full(n, t)
     if t.shape != (n,):
         raise ValueError(f"target must be None, an int or one int per image ({n}), got shape {t.shape}")
-    if not np.issubdtype(t.dtype, np.integer):
-        if not np.all(np.mod(t, 1) == 0):
-            raise ValueError(f"targets must be class indices, got {t}")
     t = t.astype(np.int64)
     bad = (t < 0) | (t >= n_classes)
     if bad.any():
@@ -117,8 +133,10 @@ class Explainer:
     #: True when the method's own forward pass gives the logits, so :meth:`explain` calls
     #: :meth:`_explain_predicting` instead of running the model once more for the prediction.
     predicts: ClassVar[bool] = False
-    #: Short human description (used by widgets and reports).
-    title: ClassVar[str] = ""
+    #: Display name and meaning of the maps (:class:`~xai_lab.explain.info.MethodInfo`); a
+    #: registry preset may give its own (``register(name, info=...)``), which :func:`get`
+    #: sets on the instance. Every Explanation carries it.
+    info: MethodInfo | None = None
     #: The paper the method comes from (numpy-style reference string).
     reference: ClassVar[str] = ""
     #: True for methods that need only the model's outputs: they alone explain models that
@@ -132,8 +150,23 @@ class Explainer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
         return f"{type(self).__name__}({args})"
 
+    @property
+    def title(self) -> str:
+        """The method's display name (from :attr:`info`)."""
+        return (self.info or generic(self.name, True)).title
+
     def check_model(self, model: Any) -> None:
         """Raise :class:`UnsupportedModelError` when this method cannot explain ``model``."""
+
+    def degenerate_reason(self, code: str, heatmap: np.ndarray, logits: np.ndarray, target: int,
+                          prediction: int, layer: str | None, model: Any) -> str:
+        """Why one map is degenerate (``code``: ``"zero"``, ``"constant"`` or ``"nonfinite"``).
+
+        A sentence in which ``{target}`` stands for the explained class. Methods override this
+        to say what the case means for them (Grad-CAM: no positive evidence at the layer;
+        deep Taylor: a score that is not positive).
+        """
+        return generic_reason(code, heatmap, self.title)
 
     def explain(self, model: Any, images: Any, target: Any = None) -> Explanation:
         """Explain ``model``'s decision for each image.
@@ -158,6 +191,8 @@ class Explainer:
             raise UnsupportedModelError(f"{self.name} cannot explain {model.name!r}: {reason}")
         self.check_model(model)
         x = as_model_input(images)
+        if len(x) == 0:
+            return self._empty(model, x, target)
         if self.predicts:
             n_classes = check_output(model)
             models.check_fits(model, image_shape=x.shape[1:])
@@ -177,6 +212,12 @@ class Explainer:
             seconds = time.perf_counter() - start
         probabilities = models.probabilities(logits)
         maps = np.asarray(result.maps, dtype=np.float32)
+        notes = []
+        for i, heatmap in enumerate(maps):
+            code = degenerate_code(heatmap)
+            notes.append(self.degenerate_reason(code, heatmap, np.asarray(logits[i]), int(targets[i]),
+                                                int(predictions[i]), result.layer, model)
+                         if code else "")
         return Explanation(
             maps=maps,
             inputs=x,
@@ -189,6 +230,24 @@ class Explainer:
             seconds=seconds,
             raw_maps=result.raw_maps,
             attributions=result.attributions,
+            info=self.info,
+            degenerate=np.array(notes, dtype=str),
+        )
+
+    def _empty(self, model: Any, x: np.ndarray, target: Any) -> Explanation:
+        """The Explanation of no images (after the same checks as a non-empty batch)."""
+        n_classes = check_output(model)
+        models.check_fits(model, image_shape=x.shape[1:])
+        none = np.zeros(0, np.int64)
+        return Explanation(
+            maps=np.zeros(x.shape[:3], np.float32),
+            inputs=x,
+            targets=resolve_targets(target, none, n_classes),
+            predictions=none,
+            probabilities=np.zeros((0, n_classes), np.float32),
+            method=self.name,
+            parameters=_jsonable(self.parameters),
+            info=self.info,
         )
 
     def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
@@ -220,21 +279,23 @@ def _jsonable(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, tuple[type[Explainer], dict[str, Any]]] = {}
+_REGISTRY: dict[str, tuple[type[Explainer], dict[str, Any], MethodInfo | None]] = {}
 
 
-def register(name: str | None = None, **preset: Any):
+def register(name: str | None = None, *, info: MethodInfo | None = None, **preset: Any):
     """Class decorator: make an explainer available as ``get(name)``.
 
     ``preset`` settings are passed to the constructor (``deep_taylor.bounded`` is the
     ``LRP`` class with the bounded first-layer rule). Settings given to :func:`get` win.
+    ``info`` is the preset's display name and meaning when they differ from the class's
+    ``info`` (the one place a method's name and meaning are written).
     """
 
     def decorator(cls: type[Explainer]) -> type[Explainer]:
         key = name or cls.name
         if key in _REGISTRY and _REGISTRY[key][0] is not cls:
             raise ValueError(f"an explainer named {key!r} is already registered")
-        _REGISTRY[key] = (cls, dict(preset))
+        _REGISTRY[key] = (cls, dict(preset), info)
         return cls
 
     return decorator
@@ -246,10 +307,22 @@ def get(name: str, **settings: Any) -> Explainer:
 
     if name not in _REGISTRY:
         raise KeyError(f"unknown explainer {name!r}; available: {', '.join(available())}")
-    cls, preset = _REGISTRY[name]
+    cls, preset, info = _REGISTRY[name]
     explainer = cls(**{**preset, **settings})
     explainer.name = name  # the registry name, so presets report themselves
+    if info is not None:
+        explainer.info = info
     return explainer
+
+
+def method_info(name: str) -> MethodInfo:
+    """The display name and meaning of the registered method ``name`` (without building it)."""
+    from . import methods  # noqa: F401
+
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown explainer {name!r}; available: {', '.join(available())}")
+    cls, _, info = _REGISTRY[name]
+    return info or cls.info or generic(name, True)
 
 
 def available() -> list[str]:

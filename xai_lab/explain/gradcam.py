@@ -13,12 +13,14 @@ the model's logits (pre-softmax), as in the paper. Maps are not normalised: use
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, register
+from .info import MethodInfo
 
 
 class GradCAM(Explainer):
@@ -29,7 +31,15 @@ class GradCAM(Explainer):
     Parameters
     ----------
     layer : str, optional
-        The layer to explain; default the last layer with a 4-D output.
+        The layer to explain; default the last layer with a 4-D output. Grad-CAM is defined on
+        rectified feature maps (a ReLU's output): a convolution's output before its
+        normalisation and activation can be negative everywhere and often gives blank maps.
+    contrast : bool
+        Explain the contrastive score ``y_c - mean_{k != c} y_k`` (for two classes the log-odds
+        ``y_c - y_other``, what a softmax decision depends on) instead of the logit ``y_c``:
+        "why this class rather than the others". A softmax is unchanged when the same number
+        is added to every logit, so a class can be predicted with a negative logit; its plain
+        Grad-CAM (and deep Taylor) map is then often zero everywhere, the contrastive one not.
     batch_size : int
         At most this many images per compiled call; fewer for large images
         (:func:`~xai_lab.explain._graph.chunk_size`).
@@ -41,17 +51,45 @@ class GradCAM(Explainer):
     """
 
     name = "gradcam"
-    title = "Grad-CAM"
+    info = MethodInfo(
+        "Grad-CAM", signed=False,
+        meaning="where the feature maps of layer {layer} raise the score of {target} "
+                "(positive evidence only, at the layer's resolution)",
+        high="raises the score of {target}", low="no positive evidence",
+    )
     reference = "Selvaraju et al. (2017), Grad-CAM, ICCV"
     plus_plus = False
 
-    def __init__(self, layer: str | None = None, batch_size: int = 64) -> None:
-        super().__init__(layer=layer, batch_size=batch_size)
+    def __init__(self, layer: str | None = None, contrast: bool = False, batch_size: int = 64) -> None:
+        super().__init__(layer=layer, contrast=bool(contrast), batch_size=batch_size)
         self.layer = layer
+        self.contrast = bool(contrast)
         self.batch_size = int(batch_size)
+        if self.contrast:
+            base = type(self).info
+            self.info = replace(
+                base, title=f"{base.title} (contrastive)",
+                meaning=base.meaning.replace("raise the score of {target}",
+                                             "raise the score of {target} above the other classes'"),
+                high="raises {target} above the other classes",
+                low="no evidence for {target} over the others",
+            )
 
     def check_model(self, model: Any) -> None:
         self._layer_path(model)
+
+    def degenerate_reason(self, code: str, heatmap: np.ndarray, logits: np.ndarray, target: int,
+                          prediction: int, layer: str | None, model: Any) -> str:
+        if code != "zero":
+            return super().degenerate_reason(code, heatmap, logits, target, prediction, layer, model)
+        text = (f"no positive evidence for {{target}} at layer {layer}: {self.title} is zero "
+                "everywhere (the gradient-weighted feature maps are negative or zero at every "
+                "position, and Grad-CAM keeps only their positive part)")
+        if layer is not None and not _graph.rectified(model, layer):
+            text += (f"; layer {layer} can output negative values (a convolution or normalisation "
+                     "before its activation): Grad-CAM is defined on rectified feature maps, "
+                     "explain the activation after it")
+        return text
 
     def _layer_path(self, model: Any) -> str:
         if self.layer is None:
@@ -60,7 +98,7 @@ class GradCAM(Explainer):
 
     def _explain(self, model: Any, x: np.ndarray, targets: np.ndarray) -> MapResult:
         layer = self._layer_path(model)
-        fn = cam_function(model, layer, self.plus_plus)
+        fn = cam_function(model, layer, self.plus_plus, self.contrast)
         raws, maps = [], []
         for s in _graph.batches(len(x), _graph.chunk_size(model, x.shape[1:], self.batch_size)):
             raw, up = fn(x[s], targets[s].astype(np.int32))
@@ -88,15 +126,24 @@ class GradCAMPlusPlus(GradCAM):
     """
 
     name = "gradcam++"
-    title = "Grad-CAM++"
+    info = MethodInfo(
+        "Grad-CAM++", signed=False,
+        meaning="where the feature maps of layer {layer} raise the score of {target}, each "
+                "position's positive gradient weighted (positive evidence only, at the layer's "
+                "resolution)",
+        high="raises the score of {target}", low="no positive evidence",
+    )
     reference = "Chattopadhay et al. (2018), Grad-CAM++, WACV"
     plus_plus = True
 
 
-def cam_function(model: Any, layer: str, plus_plus: bool) -> Any:
-    """The compiled ``(x, targets) -> (raw maps, upsampled maps)`` for a model and layer."""
+def cam_function(model: Any, layer: str, plus_plus: bool, contrast: bool = False) -> Any:
+    """The compiled ``(x, targets) -> (raw maps, upsampled maps)`` for a model and layer.
+
+    ``contrast``: the score is ``y_c - mean_{k != c} y_k`` instead of ``y_c``.
+    """
     cache = _graph.model_cache(model)
-    key = ("cam", layer, plus_plus)
+    key = ("cam", layer, plus_plus, contrast)
     if key not in cache:
         import tensorflow as tf
 
@@ -113,6 +160,10 @@ def cam_function(model: Any, layer: str, plus_plus: bool) -> Any:
             with tf.GradientTape() as tape:
                 activation, logits = grad_model(x, training=False)
                 score = tf.gather(logits, targets, axis=1, batch_dims=1)
+                if contrast:
+                    k = tf.cast(tf.shape(logits)[1], logits.dtype)
+                    others = (tf.reduce_sum(logits, axis=1) - score) / tf.maximum(k - 1.0, 1.0)
+                    score = score - others
             grads = tape.gradient(score, activation)
             if plus_plus:
                 g2 = tf.square(grads)

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, register
+from .info import MethodInfo
 
 
 def input_gradients(model: Any, x: np.ndarray, targets: np.ndarray, batch_size: int = 256):
@@ -74,7 +75,12 @@ class Saliency(Explainer):
     """
 
     name = "saliency"
-    title = "Saliency (gradients)"
+    info = MethodInfo(
+        "Saliency", signed=False,
+        meaning="how much a small change of each pixel would change the score of {target}, "
+                "up or down (sensitivity, not evidence)",
+        high="most sensitive", low="insensitive",
+    )
     reference = "Simonyan et al. (2014), Deep inside convolutional networks, ICLR workshop"
 
     def __init__(self, batch_size: int = 256) -> None:
@@ -112,7 +118,12 @@ class SmoothGrad(Explainer):
     """
 
     name = "smoothgrad"
-    title = "SmoothGrad"
+    info = MethodInfo(
+        "SmoothGrad", signed=False,
+        meaning="how much a small change of each pixel would change the score of {target}, "
+                "up or down, averaged over noisy copies of the image (sensitivity, not evidence)",
+        high="most sensitive", low="insensitive",
+    )
     reference = "Smilkov et al. (2017), SmoothGrad: removing noise by adding noise"
 
     def __init__(
@@ -165,7 +176,12 @@ class IntegratedGradients(Explainer):
     """
 
     name = "integrated_gradients"
-    title = "Integrated gradients"
+    info = MethodInfo(
+        "Integrated gradients", signed=True,
+        meaning="how much each pixel moved the score of {target} away from its score on the "
+                "baseline image (black by default); the values sum to that difference",
+        high="raised the score of {target}", low="lowered the score of {target}",
+    )
     reference = "Sundararajan et al. (2017), Axiomatic attribution for deep networks, ICML"
 
     def __init__(

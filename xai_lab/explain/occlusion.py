@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, register
+from .info import MethodInfo
 
 
 def _positions(size: int, patch: int, stride: int) -> list[int]:
@@ -52,7 +53,12 @@ class Occlusion(Explainer):
     """
 
     name = "occlusion"
-    title = "Occlusion"
+    info = MethodInfo(
+        "Occlusion", signed=True,
+        meaning="how much the score of {target} drops when a patch around the pixel is hidden",
+        high="hiding it lowers the score (evidence for {target})",
+        low="hiding it raises the score (evidence against {target})",
+    )
     reference = "Zeiler & Fergus (2014), Visualizing and understanding convolutional networks, ECCV"
     model_agnostic = True
 

@@ -57,6 +57,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, UnsupportedModelError, register
+from .info import MethodInfo
 
 ALGORITHMS = ("gradient", "deep", "partition")
 
@@ -116,7 +117,12 @@ class SHAP(Explainer):
     """
 
     name = "shap"
-    title = "SHAP"
+    info = MethodInfo(
+        "SHAP", signed=True,
+        meaning="each pixel's share of the difference between the score of {target} and its "
+                "average over the background images",
+        high="raised the score of {target}", low="lowered the score of {target}",
+    )
     reference = "Lundberg & Lee (2017), A unified approach to interpreting model predictions, NeurIPS"
 
     def __init__(

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _graph
 from .base import Explainer, MapResult, UnsupportedModelError, register
+from .info import MethodInfo
 from .shap_methods import seeded_numpy
 
 REFERENCE = "Meudec, R. (2021). tf-explain (0.3.1). https://github.com/sicara/tf-explain"
@@ -73,7 +74,12 @@ class TFExplainGradCAM(Explainer):
     """
 
     name = "tfexplain.gradcam"
-    title = "Grad-CAM (tf-explain)"
+    info = MethodInfo(
+        "Grad-CAM (tf-explain)", signed=True,
+        meaning="tf-explain's Grad-CAM of the score of {target} at layer {layer}, before its "
+                "display steps: guided gradients and no ReLU, so negative values remain",
+        high="raises the score of {target}", low="lowers the score of {target}",
+    )
     reference = REFERENCE
 
     def __init__(self, layer: str | None = None, use_guided_grads: bool = True) -> None:
@@ -134,7 +140,12 @@ class TFExplainSmoothGrad(Explainer):
     """
 
     name = "tfexplain.smoothgrad"
-    title = "SmoothGrad (tf-explain)"
+    info = MethodInfo(
+        "SmoothGrad (tf-explain)", signed=False,
+        meaning="tf-explain's SmoothGrad: absolute gradients of its cross-entropy loss for "
+                "{target}, summed over channels and averaged over noisy copies (sensitivity)",
+        high="most sensitive", low="insensitive",
+    )
     reference = REFERENCE
 
     def __init__(self, num_samples: int = 5, noise: float = 1.0, seed: int = 0) -> None:
@@ -167,7 +178,12 @@ class TFExplainIntegratedGradients(Explainer):
     """tf-explain's integrated gradients (Sundararajan et al. 2017), black baseline."""
 
     name = "tfexplain.integrated_gradients"
-    title = "Integrated gradients (tf-explain)"
+    info = MethodInfo(
+        "Integrated gradients (tf-explain)", signed=False,
+        meaning="tf-explain's integrated gradients: absolute path-averaged gradients of the "
+                "score of {target}, not multiplied by the image (sensitivity)",
+        high="most sensitive", low="insensitive",
+    )
     reference = REFERENCE
 
     def __init__(self, n_steps: int = 10) -> None:
@@ -206,7 +222,13 @@ class TFExplainOcclusion(Explainer):
     """
 
     name = "tfexplain.occlusion"
-    title = "Occlusion (tf-explain)"
+    info = MethodInfo(
+        "Occlusion (tf-explain)", signed=True,
+        meaning="tf-explain's occlusion: 1 minus the model's output for {target} with the patch "
+                "hidden by the value 127.5 (far outside our [0, 1] images)",
+        high="hiding it lowers the output for {target}",
+        low="hiding it raises the output for {target}",
+    )
     reference = REFERENCE
 
     def __init__(self, patch_size: int = 8, batch_size: int | None = None) -> None:

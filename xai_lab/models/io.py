@@ -140,13 +140,46 @@ def probabilities(logits: Any) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+#: How far float images may stray outside [0, 1] (float rounding) before they are refused.
+INPUT_TOLERANCE = 1e-3
+
+
 def as_input(images: Any) -> np.ndarray:
-    """Images as float32 (N, H, W, C) in [0, 1]: uint8 is divided by 255, grey gains an axis."""
+    """Images as float32 (N, H, W, C) in [0, 1]: uint8 is divided by 255, grey gains an axis.
+
+    The models' input convention is uint8 pixels (0-255) or floats in [0, 1]. Float images
+    outside [0, 1] -- pixel values 0-255 stored as floats, standardised images around zero --
+    are refused with a ``ValueError`` saying what was found and what to do (taken as [0, 1]
+    they would flip predictions and blank out explanations); values at most
+    :data:`INPUT_TOLERANCE` outside the range (float rounding) are clipped into it. NaN and
+    infinite values are refused.
+    """
     x = np.asarray(images)
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     elif np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32, copy=False)
+        if x.size:
+            finite = np.isfinite(x)
+            if not finite.all():
+                raise ValueError(
+                    f"images contain {int((~finite).sum())} NaN or infinite values; the model needs "
+                    "finite pixels (uint8 0-255 or float in [0, 1])"
+                )
+            lo, hi = float(x.min()), float(x.max())
+            if lo < -INPUT_TOLERANCE or hi > 1.0 + INPUT_TOLERANCE:
+                if lo >= -INPUT_TOLERANCE and hi <= 255.0 + INPUT_TOLERANCE:
+                    hint = ("they look like 0-255 pixel values: pass them as uint8 "
+                            "(images.astype('uint8')) or divide them by 255")
+                else:
+                    hint = ("rescale them to [0, 1] (e.g. undo a standardisation: x * std + mean) "
+                            "or pass uint8 pixels")
+                raise ValueError(
+                    f"float images must hold values in [0, 1], but these range over "
+                    f"[{lo:.4g}, {hi:.4g}]: {hint}"
+                )
+            if lo < 0.0 or hi > 1.0:
+                x = np.clip(x, 0.0, 1.0)
     else:
         raise TypeError(f"images must be uint8 or floating point, got dtype {x.dtype}")
     if x.ndim == 3:

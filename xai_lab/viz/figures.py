@@ -14,13 +14,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .overlay import COLORMAPS, as_rgb_uint8, overlay, plotly_colorscale, to_data_uri
+from .colormaps import DIVERGING
+from .maps import ALPHA, MapView, format_value, map_view, model_image, overlay_png
+from .overlay import as_rgb_uint8, enlarge, plotly_colorscale, scale_for, to_data_uri
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..explain.explanation import Explanation
 
 #: Colours of the course's figures (train, validation, extra curves).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+_NOTE_COLOUR = "#8a1c1c"
 
 
 def _label(names: Sequence[str] | None, k: int) -> str:
@@ -31,10 +34,32 @@ def _image_trace(rgb: np.ndarray, name: str = "") -> go.Image:
     return go.Image(source=to_data_uri(rgb), name=name, hoverinfo="skip")
 
 
+def _png_trace(png: bytes, name: str = "") -> go.Image:
+    import base64
+
+    return go.Image(source="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+                    name=name, hoverinfo="skip")
+
+
+def _crisp(image: np.ndarray, size: int) -> np.ndarray:
+    """An image enlarged by an integer nearest-neighbour factor to at least ``size`` pixels, so
+    that the browser never smooths a low-resolution image into detail it does not have."""
+    rgb = as_rgb_uint8(image)
+    return enlarge(rgb, scale_for(rgb.shape, size))
+
+
+def _wrap_html(text: str, width: int) -> str:
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def _colorbar_trace(
-    cmap: str, lo: float, hi: float, title: str = "relevance", x: float = 1.02
+    cmap: str, lo: float, hi: float, title: str | dict = "relevance", x: float = 1.02, **colorbar: Any
 ) -> go.Scatter:
     """An invisible trace whose only purpose is to draw a colour bar from ``lo`` to ``hi``."""
+    bar = {"title": title if isinstance(title, dict) else {"text": title}, "thickness": 12,
+           "len": 0.8, "x": x, **colorbar}
     return go.Scatter(
         x=[None],
         y=[None],
@@ -47,21 +72,17 @@ def _colorbar_trace(
             "cmax": hi,
             "color": [lo],
             "showscale": True,
-            "colorbar": {"title": {"text": title}, "thickness": 12, "len": 0.8, "x": x},
+            "colorbar": bar,
         },
     )
 
 
-def _map_range(heat: np.ndarray, cmap: str, symmetric: bool | None) -> tuple[float, float]:
-    if symmetric is None:
-        symmetric = COLORMAPS[cmap]
-    finite = heat[np.isfinite(heat)]
-    if finite.size == 0:
-        return 0.0, 0.0
-    if symmetric:
-        m = float(np.abs(finite).max())
-        return -m, m
-    return float(finite.min()), float(finite.max())
+def _view_colorbar(view: MapView, **placement: Any) -> go.Scatter:
+    """The colour bar of a map view: numbers at the ends (and zero), words for both ends."""
+    signed = view.signed
+    vals = [view.lo, 0.0, view.hi] if signed else [view.lo, view.hi]
+    text = [format_value(v) for v in vals]
+    return _colorbar_trace(view.cmap, view.lo, view.hi, tickvals=vals, ticktext=text, **placement)
 
 
 def _hide_axes(fig: go.Figure) -> None:
@@ -70,26 +91,34 @@ def _hide_axes(fig: go.Figure) -> None:
 
 
 def explanation_title(explanation: Explanation, index: int = 0, label_names: Sequence[str] | None = None) -> str:
-    """"gradcam for PNEUMONIA: predicted PNEUMONIA (p=0.93)" for image ``index``."""
-    t = int(explanation.targets[index])
+    """"Grad-CAM for 'pneumonia': predicted 'pneumonia' (p=0.93)" for image ``index``."""
     p = int(explanation.predictions[index])
     prob = float(explanation.probabilities[index, p])
+    predicted = f"'{_label(label_names, p)}'" if label_names is not None else f"class {p}"
     return (
-        f"{explanation.method} for {_label(label_names, t)}: "
-        f"predicted {_label(label_names, p)} (p={prob:.2f})"
+        f"{explanation.title} for {explanation.target_name(index, label_names)}: "
+        f"predicted {predicted} (p={prob:.2f})"
     )
 
 
 def explanation_figure(
     explanation: Explanation,
     index: int = 0,
-    alpha: float = 0.5,
-    cmap: str = "jet",
+    alpha: float = ALPHA,
+    cmap: str | None = None,
     symmetric: bool | None = None,
     label_names: Sequence[str] | None = None,
     size: int = 260,
+    native: bool = True,
 ) -> go.Figure:
-    """The image, the map over it, and a colour bar, for one image of an explanation.
+    """The image the model saw, the map over it with a colour bar, and what the map means.
+
+    Both panels are drawn at the model's resolution, enlarged with nearest neighbour: a 28 px
+    X-ray shows as 28 x 28 blocks and Grad-CAM's map as its layer's grid (``native=False``
+    shows the bilinear upsampling instead, and says so). The colour bar's ends carry the
+    method's words ("raised the score of 'pneumonia'"); under the panels, the method's
+    one-line meaning and the map's resolution, or -- for an all-zero, constant or non-finite
+    map -- why there is nothing to see.
 
     Parameters
     ----------
@@ -97,35 +126,50 @@ def explanation_figure(
     index : int
         Which image of the batch.
     alpha : float
-        Opacity of the map over the image.
-    cmap : str
-        ``jet``, ``viridis``, ``inferno``, ``RdBu_r`` or ``gray``.
-    symmetric : bool or None
-        Centre the colours on zero (default: for diverging maps only).
+        Largest opacity of the map over the image (it grows with the map's magnitude).
+    cmap : str, optional
+        Default: the house rule (diverging for signed maps, sequential otherwise).
+    symmetric : bool, optional
+        ``True`` forces a scale centred at zero.
     label_names : sequence of str, optional
-        Class names for the title.
+        Class names for the title and the colour bar.
     size : int
         Pixel size of each panel.
+    native : bool
+        Draw the map at its own resolution (default).
     """
-    e = explanation[index]
-    image = e.inputs[0]
-    heat = e.maps[0]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("image", f"{e.method} overlay"),
-                        horizontal_spacing=0.04)  # fmt: skip
-    fig.add_trace(_image_trace(as_rgb_uint8(image), "image"), row=1, col=1)
-    fig.add_trace(
-        _image_trace(overlay(image, heat, alpha=alpha, cmap=cmap, symmetric=symmetric), "overlay"),
-        row=1,
-        col=2,
-    )
-    lo, hi = _map_range(heat, cmap, symmetric)
-    fig.add_trace(_colorbar_trace(cmap, lo, hi), row=1, col=2)
+    view = map_view(explanation, index, label_names, cmap, native)
+    if symmetric and not view.signed:
+        view = map_view(explanation, index, label_names, cmap or "coolwarm", native)
+    h, w = view.input_shape
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.04,
+                        subplot_titles=(f"the image the model saw ({h} x {w})",
+                                        f"{view.title} over it"))  # fmt: skip
+    fig.add_trace(_image_trace(_crisp(model_image(explanation, index), size), "image"), row=1, col=1)
+    fig.add_trace(_png_trace(overlay_png(explanation, index, label_names, size=size, alpha=alpha,
+                                         view=view), "overlay"), row=1, col=2)  # fmt: skip
+    if not view.blank:
+        bar = _view_colorbar(view, x=1.02, len=0.8, y=0.45, yanchor="middle", title={"text": ""},
+                             tickfont={"size": 11})
+        words = {view.lo: view.low_label, view.hi: view.high_label}
+        bar.marker.colorbar.ticktext = [
+            f"{format_value(v)}<br>" + _wrap_html(words[v], 24) if v in words else format_value(v)
+            for v in bar.marker.colorbar.tickvals
+        ]
+        fig.add_trace(bar, row=1, col=2)
     _hide_axes(fig)
+    lines = [view.note] if view.blank else [view.meaning, view.resolution]
+    colour = _NOTE_COLOUR if view.blank else "#44505c"
+    text = "<br>".join(_wrap_html(t, 2 * size // 7) for t in lines)
+    n_lines = text.count("<br>") + 1
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.0, y=0.0, yshift=-8,
+                       xanchor="left", yanchor="top", showarrow=False, align="left",
+                       font={"size": 12, "color": colour})  # fmt: skip
     fig.update_layout(
         title={"text": explanation_title(explanation, index, label_names), "font": {"size": 14}},
-        width=2 * size + 120,
-        height=size + 90,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        width=2 * size + 220,
+        height=size + 90 + 17 * n_lines,
+        margin={"l": 10, "r": 200, "t": 70, "b": 14 + 17 * n_lines},
         plot_bgcolor="white",
     )
     return fig
@@ -134,15 +178,24 @@ def explanation_figure(
 def compare_figure(
     explanations: Mapping[str, Explanation],
     n_images: int | None = None,
-    alpha: float = 0.5,
-    cmap: str = "jet",
+    alpha: float = ALPHA,
+    cmap: str | None = None,
     label_names: Sequence[str] | None = None,
     size: int = 150,
+    native: bool = True,
+    shared_scale: bool = False,
 ) -> go.Figure:
-    """A grid: one row per image, the image then one column per method.
+    """A grid: one row per image, the image the model saw then one column per explanation.
 
-    All explanations must cover the same images (same ``inputs``). Each map is scaled on its
-    own (maps of different methods have different units).
+    All explanations must cover the same images (same ``inputs``). Each column has its own
+    colour bar under it (maps of different methods have different units). By default each map
+    is scaled to its own largest magnitude, written in its corner ("max 0.012"), and the
+    column's bar reads in those units ("0 ... max", or "-max ... 0 ... +max"); with
+    ``shared_scale`` a column's maps share one scale, so their strengths compare down the
+    column (and weak maps fade). Maps are drawn at their own resolution with nearest neighbour (see
+    :func:`explanation_figure`). Blank maps (all zero, constant) are marked in their cell and
+    the reason is written under the grid. Column titles are the keys, or the method's
+    display name where the key is its registry name.
     """
     if not explanations:
         raise ValueError("compare_figure needs at least one explanation")
@@ -156,28 +209,78 @@ def compare_figure(
         if len(other) < n or other.inputs.shape[1:] != first.inputs.shape[1:]:
             raise ValueError(f"explanation {name!r} does not cover the same images as {names[0]!r}")
     cols = 1 + len(names)
+    views: dict[str, list[MapView]] = {}
+    for name in names:
+        e = explanations[name]
+        vs = [map_view(e, i, label_names, cmap, native) for i in range(n)]
+        # one colour map per column: diverging when any of its maps is signed
+        col_cmap = cmap or (DIVERGING if any(v.signed for v in vs) else None)
+        vmax = max((max(abs(v.lo), abs(v.hi)) for v in vs if not v.blank), default=0.0)
+        shared = vmax if shared_scale and vmax > 0 else None
+        if col_cmap != cmap or shared is not None:
+            vs = [map_view(e, i, label_names, col_cmap, native, vmax=shared) for i in range(n)]
+        views[name] = vs
+    column_titles = [explanations[k].title if k == explanations[k].method else k for k in names]
     titles = []
     for i in range(n):
         p = int(first.predictions[i])
-        titles.append(f"#{i}: {_label(label_names, p)} {first.probabilities[i, p]:.2f}")
-        titles.extend(names if i == 0 else [""] * len(names))
+        titles.append(f"#{i}: predicted {_label(label_names, p)} {first.probabilities[i, p]:.2f}")
+        titles.extend(column_titles if i == 0 else [""] * len(names))
     fig = make_subplots(rows=n, cols=cols, subplot_titles=titles,
-                        horizontal_spacing=0.01, vertical_spacing=0.04)  # fmt: skip
+                        horizontal_spacing=0.012, vertical_spacing=0.03)  # fmt: skip
+    fig.update_annotations(font_size=11)
+    notes: list[str] = []
     for i in range(n):
-        image = first.inputs[i]
-        fig.add_trace(_image_trace(as_rgb_uint8(image), f"image {i}"), row=i + 1, col=1)
+        fig.add_trace(_image_trace(_crisp(model_image(first, i), size), f"image {i}"), row=i + 1, col=1)
         for j, name in enumerate(names):
-            heat = explanations[name].maps[i]
-            fig.add_trace(_image_trace(overlay(image, heat, alpha=alpha, cmap=cmap), name),
-                          row=i + 1, col=j + 2)  # fmt: skip
+            view = views[name][i]
+            png = overlay_png(explanations[name], i, label_names, size=size, alpha=alpha, view=view)
+            fig.add_trace(_png_trace(png, name), row=i + 1, col=j + 2)
+            axis = i * cols + j + 2
+            suffix = "" if axis == 1 else str(axis)
+            if view.blank:
+                notes.append(f"#{i} {column_titles[j]}: {view.note}")
+                fig.add_annotation(text="blank map<br>(see below)", xref=f"x{suffix} domain",
+                                   yref=f"y{suffix} domain", x=0.5, y=0.5, showarrow=False,
+                                   font={"size": 11, "color": "white"}, bgcolor=_NOTE_COLOUR,
+                                   opacity=0.85)  # fmt: skip
+            elif not shared_scale:
+                fig.add_annotation(text=f"max {format_value(max(abs(view.lo), abs(view.hi)), 2)}",
+                                   xref=f"x{suffix} domain", yref=f"y{suffix} domain", x=1.0, y=0.0,
+                                   xanchor="right", yanchor="bottom", showarrow=False,
+                                   font={"size": 9, "color": "#1d2733"}, bgcolor="rgba(255,255,255,0.7)")  # fmt: skip
     _hide_axes(fig)
+    grid_h = n * size
+    bar_px = 78
+    note_lines = [_wrap_html(t, max(40, (cols * size) // 7)) for t in notes]
+    note_px = 16 * sum(t.count("<br>") + 1 for t in note_lines)
+    for j, name in enumerate(names):
+        shown = next((v for v in views[name] if not v.blank), None)
+        if shown is None:
+            continue
+        domain = fig.layout[f"xaxis{'' if j + 2 == 1 else j + 2}"].domain
+        title = (f"\u25c0 {_wrap_html(shown.low_label.replace(shown.target, 'the class'), 26)}"
+                 f"<br>{_wrap_html(shown.high_label.replace(shown.target, 'the class'), 26)} \u25b6")
+        bar = _view_colorbar(shown, orientation="h", x=(domain[0] + domain[1]) / 2,
+                                     xanchor="center", y=-8 / grid_h, yanchor="top",
+                                     len=0.92 * (domain[1] - domain[0]), lenmode="fraction",
+                                     thickness=10, title={"text": title, "side": "bottom",
+                                                          "font": {"size": 10}},
+                                     tickfont={"size": 10})  # fmt: skip
+        if not shared_scale:  # each map on its own scale: the bar reads in units of its maximum
+            bar.marker.colorbar.ticktext = (["\u2212max", "0", "+max"] if shown.signed else ["0", "max"])
+        fig.add_trace(bar, row=1, col=j + 2)
+    if note_lines:
+        fig.add_annotation(text="<br>".join(note_lines), xref="paper", yref="paper", x=0.0,
+                           y=-(bar_px + 8) / grid_h, xanchor="left", yanchor="top",
+                           showarrow=False, align="left",
+                           font={"size": 11, "color": _NOTE_COLOUR})  # fmt: skip
     fig.update_layout(
         width=cols * size + 40,
-        height=n * size + 60,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=grid_h + 60 + bar_px + note_px + 10,
+        margin={"l": 10, "r": 10, "t": 50, "b": bar_px + note_px + 10},
         plot_bgcolor="white",
     )
-    fig.update_annotations(font_size=11)
     return fig
 
 
@@ -390,7 +493,7 @@ def image_grid(
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles or [""] * n),
                         horizontal_spacing=0.01, vertical_spacing=0.06)  # fmt: skip
     for i in range(n):
-        fig.add_trace(_image_trace(as_rgb_uint8(images[i])), row=i // cols + 1, col=i % cols + 1)
+        fig.add_trace(_image_trace(_crisp(images[i], size)), row=i // cols + 1, col=i % cols + 1)
     _hide_axes(fig)
     fig.update_layout(width=cols * size + 20, height=rows * size + 40,
                       margin={"l": 5, "r": 5, "t": 30, "b": 5})  # fmt: skip

@@ -1,101 +1,46 @@
-"""Colour maps, heat-map overlays and PNG encoding in plain numpy (no matplotlib).
+"""Heat-map colouring, overlays, nearest-neighbour enlarging and PNG encoding (numpy + Pillow).
 
-The colour maps are small lookup tables interpolated to 256 entries:
-
-- ``jet`` from matplotlib's piecewise-linear segment data,
-- ``viridis`` and ``inferno`` from ten evenly spaced samples of the perceptually uniform maps
-  of van der Walt & Smith (2015), the same samples R's ``viridisLite`` prints,
-- ``RdBu_r`` from the 11-class ColorBrewer "RdBu" scheme (Harrower & Brewer, 2003), reversed
-  so that negative is blue and positive is red (the usual diverging map for signed relevance,
-  e.g. LRP / deep Taylor in Montavon et al., 2017).
-
-References
-----------
-.. [1] S. van der Walt and N. Smith, "mpl colormaps", 2015, https://bids.github.io/colormap/
-.. [2] M. Harrower and C. A. Brewer, "ColorBrewer.org: an online tool for selecting colour
-   schemes for maps", The Cartographic Journal 40(1), 2003.
+The colour maps live in :mod:`xai_lab.viz.colormaps` (re-exported here). With ``cmap=None``
+the house rule chooses: a map with negative values (or ``symmetric=True``) is drawn on the
+diverging :data:`~xai_lab.viz.colormaps.DIVERGING` map centred at zero, a non-negative one on
+the sequential :data:`~xai_lab.viz.colormaps.SEQUENTIAL` map.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from functools import cache
 
 import numpy as np
+
+from .colormaps import (  # noqa: F401  (re-exported: the public names of this module)
+    COLORMAPS,
+    DIVERGING,
+    SEQUENTIAL,
+    check_cmap,
+    colormap_table,
+    default_cmap,
+    plotly_colorscale,
+)
 
 _N = 256
 
 
-def _hex(colors: list[str]) -> np.ndarray:
-    return np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=np.float64)
-
-
-def _from_samples(rgb: np.ndarray) -> np.ndarray:
-    """Interpolate evenly spaced RGB samples (0..255) to a (256, 3) uint8 table."""
-    pos = np.linspace(0.0, 1.0, len(rgb))
-    t = np.linspace(0.0, 1.0, _N)
-    table = np.stack([np.interp(t, pos, rgb[:, k]) for k in range(3)], axis=1)
-    return np.clip(np.round(table), 0, 255).astype(np.uint8)
-
-
-def _from_segments(segments: dict[str, list[tuple[float, float]]]) -> np.ndarray:
-    """A (256, 3) uint8 table from matplotlib-style (x, y) segment lists per channel."""
-    t = np.linspace(0.0, 1.0, _N)
-    channels = []
-    for key in ("red", "green", "blue"):
-        xs, ys = zip(*segments[key], strict=True)
-        channels.append(np.interp(t, xs, ys))
-    return np.clip(np.round(np.stack(channels, axis=1) * 255), 0, 255).astype(np.uint8)
-
-
-_JET = {
-    "red": [(0.0, 0.0), (0.35, 0.0), (0.66, 1.0), (0.89, 1.0), (1.0, 0.5)],
-    "green": [(0.0, 0.0), (0.125, 0.0), (0.375, 1.0), (0.64, 1.0), (0.91, 0.0), (1.0, 0.0)],
-    "blue": [(0.0, 0.5), (0.11, 1.0), (0.34, 1.0), (0.65, 0.0), (1.0, 0.0)],
-}
-_VIRIDIS = ["#440154", "#482878", "#3E4A89", "#31688E", "#26828E",
-            "#1F9E89", "#35B779", "#6DCD59", "#B4DE2C", "#FDE725"]  # fmt: skip
-_INFERNO = ["#000004", "#1B0C42", "#4B0C6B", "#781C6D", "#A52C60",
-            "#CF4446", "#ED6925", "#FB9A06", "#F7D03C", "#FCFFA4"]  # fmt: skip
-_RDBU = ["#67001F", "#B2182B", "#D6604D", "#F4A582", "#FDDBC7", "#F7F7F7",
-         "#D1E5F0", "#92C5DE", "#4393C3", "#2166AC", "#053061"]  # fmt: skip
-
-#: Colour maps this module knows, and whether each is diverging (centred on zero by default).
-COLORMAPS: dict[str, bool] = {"jet": False, "viridis": False, "inferno": False, "RdBu_r": True,
-                              "gray": False}  # fmt: skip
-
-
-@cache
-def colormap_table(cmap: str) -> np.ndarray:
-    """The (256, 3) uint8 lookup table of a colour map (read only)."""
-    if cmap == "jet":
-        table = _from_segments(_JET)
-    elif cmap == "viridis":
-        table = _from_samples(_hex(_VIRIDIS))
-    elif cmap == "inferno":
-        table = _from_samples(_hex(_INFERNO))
-    elif cmap == "RdBu_r":
-        table = _from_samples(_hex(_RDBU[::-1]))
-    elif cmap == "gray":
-        table = np.repeat(np.arange(_N, dtype=np.uint8)[:, None], 3, axis=1)
-    else:
-        raise ValueError(f"unknown colour map {cmap!r}; choose one of {', '.join(COLORMAPS)}")
-    table.setflags(write=False)
-    return table
-
-
-def plotly_colorscale(cmap: str, n: int = 11) -> list[list[float | str]]:
-    """The colour map as a plotly ``colorscale`` (``n`` evenly spaced stops)."""
-    table = colormap_table(cmap)
-    idx = np.round(np.linspace(0, _N - 1, n)).astype(int)
-    return [[float(i / (_N - 1)), "rgb({},{},{})".format(*table[i])] for i in idx]
+def _resolve(heatmap: np.ndarray, cmap: str | None, symmetric: bool | None) -> tuple[str, bool]:
+    """The colour map and whether the scale is symmetric about zero, by the house rule."""
+    if cmap is not None:
+        check_cmap(cmap)
+        return cmap, COLORMAPS[cmap] if symmetric is None else bool(symmetric)
+    if symmetric is None:
+        finite = heatmap[np.isfinite(heatmap)]
+        symmetric = bool(finite.size and finite.min() < 0)
+    return default_cmap(bool(symmetric)), bool(symmetric)
 
 
 def normalize_map(
     heatmap: np.ndarray,
     symmetric: bool | None = None,
-    cmap: str = "jet",
+    cmap: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
 ) -> np.ndarray:
@@ -103,16 +48,14 @@ def normalize_map(
 
     ``symmetric=True`` maps ``[-m, m]`` (``m`` the largest absolute value) to ``[0, 1]`` so that
     zero lands in the middle of a diverging map; ``False`` stretches ``[min, max]`` to ``[0, 1]``;
-    ``None`` chooses symmetric for diverging maps (``RdBu_r``). ``vmin``/``vmax`` override the
-    range. A constant map becomes 0 (or 0.5 when symmetric); NaN becomes 0 (or 0.5).
+    ``None`` chooses symmetric for diverging maps (and, with ``cmap=None``, for maps with
+    negative values). ``vmin``/``vmax`` override the range. A constant map becomes 0 (or 0.5
+    when symmetric); NaN becomes 0 (or 0.5).
     """
     m = np.asarray(heatmap, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"a map must be 2-D (H, W), got shape {m.shape}")
-    if cmap not in COLORMAPS:
-        raise ValueError(f"unknown colour map {cmap!r}; choose one of {', '.join(COLORMAPS)}")
-    if symmetric is None:
-        symmetric = COLORMAPS[cmap]
+    cmap, symmetric = _resolve(m, cmap, symmetric)
     finite = np.isfinite(m)
     values = m[finite]
     if symmetric:
@@ -134,16 +77,21 @@ def normalize_map(
 
 def colorize(
     heatmap: np.ndarray,
-    cmap: str = "jet",
+    cmap: str | None = None,
     symmetric: bool | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
 ) -> np.ndarray:
     """Colour a 2-D map: returns a uint8 (H, W, 3) RGB image.
 
-    See :func:`normalize_map` for ``symmetric``, ``vmin`` and ``vmax``.
+    ``cmap=None`` follows the house rule (diverging for signed maps, sequential otherwise);
+    see :func:`normalize_map` for ``symmetric``, ``vmin`` and ``vmax``.
     """
-    t = normalize_map(heatmap, symmetric=symmetric, cmap=cmap, vmin=vmin, vmax=vmax)
+    m = np.asarray(heatmap, dtype=np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"a map must be 2-D (H, W), got shape {m.shape}")
+    cmap, symmetric = _resolve(m, cmap, symmetric)
+    t = normalize_map(m, symmetric=symmetric, cmap=cmap, vmin=vmin, vmax=vmax)
     idx = np.round(t * (_N - 1)).astype(np.intp)
     return colormap_table(cmap)[idx]
 
@@ -171,19 +119,28 @@ def overlay(
     image: np.ndarray,
     heatmap: np.ndarray,
     alpha: float = 0.5,
-    cmap: str = "jet",
+    cmap: str | None = None,
     symmetric: bool | None = None,
+    opacity: str = "constant",
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> np.ndarray:
-    """Blend a coloured map over an image: ``(1 - alpha) * image + alpha * colour(map)``.
+    """Blend a coloured map over an image.
 
     Parameters
     ----------
     image : ndarray
         (H, W[, C]) uint8 or float in [0, 1]; grey images are shown in grey.
     heatmap : ndarray
-        (H, W) map at the image's resolution.
+        (H, W) map at the image's resolution (see :func:`resize_nearest`).
     alpha : float
         Opacity of the map, 0 (image only) to 1 (map only).
+    cmap, symmetric, vmin, vmax
+        As in :func:`colorize` (``cmap=None``: the house rule).
+    opacity : {"constant", "value"}
+        ``constant``: ``(1 - alpha) * image + alpha * colour(map)`` everywhere; ``value``: the
+        opacity grows with the map's magnitude (``alpha * |t|``, ``t`` the scaled value in
+        [-1, 1] or [0, 1]), so that where the map is zero the image shows unchanged.
 
     Returns
     -------
@@ -192,13 +149,58 @@ def overlay(
     """
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if opacity not in ("constant", "value"):
+        raise ValueError(f"opacity must be 'constant' or 'value', got {opacity!r}")
     rgb = as_rgb_uint8(image)
-    heat = np.asarray(heatmap)
+    heat = np.asarray(heatmap, dtype=np.float64)
     if heat.shape != rgb.shape[:2]:
         raise ValueError(f"map shape {heat.shape} differs from the image's {rgb.shape[:2]}")
-    colored = colorize(heat, cmap=cmap, symmetric=symmetric)
-    out = (1.0 - alpha) * rgb.astype(np.float64) + alpha * colored.astype(np.float64)
+    cmap, symmetric = _resolve(heat, cmap, symmetric)
+    colored = colorize(heat, cmap=cmap, symmetric=symmetric, vmin=vmin, vmax=vmax).astype(np.float64)
+    if opacity == "constant":
+        weight = np.full(heat.shape, float(alpha))
+    else:
+        t = normalize_map(heat, symmetric=symmetric, cmap=cmap, vmin=vmin, vmax=vmax)
+        strength = np.abs(2.0 * t - 1.0) if symmetric else t
+        weight = float(alpha) * np.where(np.isfinite(heat), strength, 0.0)
+    w = weight[..., None]
+    out = (1.0 - w) * rgb.astype(np.float64) + w * colored
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def resize_nearest(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A 2-D map enlarged (or shrunk) to ``shape`` by nearest neighbour: every cell of a coarse
+    map becomes a block of equal values (no smoothing invents detail the map does not have).
+
+    Output pixel ``(r, c)`` takes cell ``(floor(r * h / H), floor(c * w / W))``, so each cell
+    covers the same share of the output as of the input grid.
+    """
+    m = np.asarray(heatmap)
+    if m.ndim != 2:
+        raise ValueError(f"a map must be 2-D (h, w), got shape {m.shape}")
+    height, width = (int(d) for d in shape)
+    if height < 1 or width < 1:
+        raise ValueError(f"shape must be positive, got {shape}")
+    rows = (np.arange(height) * m.shape[0]) // height
+    cols = (np.arange(width) * m.shape[1]) // width
+    return m[rows[:, None], cols[None, :]]
+
+
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """An image (H, W[, C]) enlarged by an integer ``factor``, each pixel a factor x factor block."""
+    k = int(factor)
+    if k < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    arr = np.asarray(image)
+    return arr if k == 1 else np.repeat(np.repeat(arr, k, axis=0), k, axis=1)
+
+
+def scale_for(shape: tuple[int, ...], size: int) -> int:
+    """The integer enlargement that brings an image of ``shape`` closest to ``size`` pixels on
+    its longer side (at least 1): whole factors keep every pixel a square block (a 28 px image
+    becomes 168 px for ``size=168``, a 128 px one stays 128 px)."""
+    side = max(int(shape[0]), int(shape[1]), 1)
+    return max(1, int(round(int(size) / side)))
 
 
 def to_png_bytes(image: np.ndarray) -> bytes:

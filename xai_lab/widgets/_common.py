@@ -20,6 +20,29 @@ from typing import Any
 import numpy as np
 
 from ..viz.figures import figure_mimebundle
+from ..viz.overlay import COLORMAPS
+
+#: The colour-map choice that follows the house rule (diverging for signed maps, else sequential).
+AUTO_CMAP = "auto"
+
+
+def cmap_options() -> list[tuple[str, str]]:
+    """(label, value) pairs for a colour-map menu, the house rule first."""
+    return [("automatic", AUTO_CMAP)] + [(name, name) for name in COLORMAPS]
+
+
+def check_cmap(cmap: str | None) -> str:
+    """``"auto"`` (or None) or a known colour map; a ``ValueError`` otherwise."""
+    if cmap is None:
+        return AUTO_CMAP
+    if cmap != AUTO_CMAP and cmap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {cmap!r}; choose 'auto' or one of {', '.join(COLORMAPS)}")
+    return cmap
+
+
+def figure_cmap(cmap: str) -> str | None:
+    """The ``cmap`` argument of the viz builders for a widget's choice (None: the house rule)."""
+    return None if cmap == AUTO_CMAP else cmap
 
 
 def figure_output(fig: Any = None, width: int = 620, height: int | None = None) -> Any:

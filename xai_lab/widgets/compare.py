@@ -6,8 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..viz.figures import compare_figure
-from ..viz.overlay import COLORMAPS
-from ._common import App, resolve_explainers, set_figure, unpack_images
+from ._common import (
+    AUTO_CMAP,
+    App,
+    check_cmap,
+    cmap_options,
+    figure_cmap,
+    resolve_explainers,
+    set_figure,
+    unpack_images,
+)
 
 
 class CompareExplainers(App):
@@ -40,8 +48,8 @@ class CompareExplainers(App):
         max_images: int = 8,
         target: int | None = None,
         label_names: Sequence[str] | None = None,
-        alpha: float = 0.5,
-        cmap: str = "jet",
+        alpha: float = 0.6,
+        cmap: str = AUTO_CMAP,
     ) -> None:
         self.model = model
         imgs, _, self.label_names = unpack_images(images, None, label_names)
@@ -49,7 +57,7 @@ class CompareExplainers(App):
         self.explainers = resolve_explainers(methods, explainers)
         self.target = target
         self.alpha = float(alpha)
-        self.cmap = cmap
+        self.cmap = check_cmap(cmap)
         self.selected: list[str] = list(self.explainers)
         self.n_images = max(1, min(int(n_images), len(self.images)))
         self.explanations: dict[str, Any] = {}
@@ -78,9 +86,7 @@ class CompareExplainers(App):
         if alpha is not None:
             self.alpha = float(alpha)
         if cmap is not None:
-            if cmap not in COLORMAPS:
-                raise ValueError(f"unknown colour map {cmap!r}")
-            self.cmap = cmap
+            self.cmap = check_cmap(cmap)
         for name in self.selected:
             if name in self.explanations or name in self.errors:
                 continue
@@ -102,7 +108,8 @@ class CompareExplainers(App):
         if not shown:
             return None
         return compare_figure({m: self.explanations[m] for m in shown}, n_images=self.n_images,
-                              alpha=self.alpha, cmap=self.cmap, label_names=self.label_names)  # fmt: skip
+                              alpha=self.alpha, cmap=figure_cmap(self.cmap),
+                              label_names=self.label_names)  # fmt: skip
 
     def seconds(self) -> dict[str, float]:
         """Wall time of each computed method (all images)."""
@@ -133,7 +140,7 @@ class CompareExplainers(App):
                                      continuous_update=False)  # fmt: skip
         self.w_alpha = widgets.FloatSlider(value=self.alpha, min=0, max=1, step=0.05, description="opacity",
                                            continuous_update=False)  # fmt: skip
-        self.w_cmap = widgets.Dropdown(options=list(COLORMAPS), value=self.cmap, description="colours")
+        self.w_cmap = widgets.Dropdown(options=cmap_options(), value=self.cmap, description="colours")
         self.w_go = widgets.Button(description="compare", button_style="primary")
         self.w_go.add_class("xai-compare")
         self.w_info = widgets.HTML()

@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from ..viz.figures import compare_figure, confusion_figure
-from ._common import App, class_name, predict, resolve_explainers, set_figure, unpack_images
+from ._common import (
+    AUTO_CMAP,
+    App,
+    check_cmap,
+    class_name,
+    figure_cmap,
+    predict,
+    resolve_explainers,
+    set_figure,
+    unpack_images,
+)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
@@ -53,8 +63,8 @@ class ConfusionExplorer(App):
         method: str = "gradcam",
         explainers: Mapping[str, Any] | None = None,
         max_per_cell: int = 4,
-        alpha: float = 0.5,
-        cmap: str = "jet",
+        alpha: float = 0.6,
+        cmap: str = AUTO_CMAP,
     ) -> None:
         self.model = model
         self.images, labels, self.label_names = unpack_images(images, labels, label_names)
@@ -66,7 +76,7 @@ class ConfusionExplorer(App):
             raise KeyError(f"unknown method {method!r}; choose from {list(self.explainers)}")
         self.method = method
         self.max_per_cell = int(max_per_cell)
-        self.alpha, self.cmap = float(alpha), cmap
+        self.alpha, self.cmap = float(alpha), check_cmap(cmap)
         self.probabilities = predict(model, self.images)
         self.n_classes = int(self.probabilities.shape[1])
         self.predictions = self.probabilities.argmax(axis=1)
@@ -115,7 +125,7 @@ class ConfusionExplorer(App):
     def cell_figure(self) -> Any:
         if self.explanation is None:
             return None
-        return compare_figure({self.method: self.explanation}, alpha=self.alpha, cmap=self.cmap,
+        return compare_figure({self.method: self.explanation}, alpha=self.alpha, cmap=figure_cmap(self.cmap),
                               label_names=self.label_names, size=170)  # fmt: skip
 
     def matrix_figure(self) -> Any:

@@ -8,10 +8,15 @@ from typing import Any
 import numpy as np
 
 from ..viz.figures import explanation_figure, probability_bar
-from ..viz.overlay import COLORMAPS, as_rgb_uint8, overlay, to_png_bytes
+from ..viz.maps import model_image, render_overlay
+from ..viz.overlay import enlarge, scale_for, to_png_bytes
 from ._common import (
+    AUTO_CMAP,
     App,
+    check_cmap,
     class_name,
+    cmap_options,
+    figure_cmap,
     predict,
     resolve_explainers,
     set_figure,
@@ -48,7 +53,8 @@ class ExplanationExplorer(App):
     explainers : mapping of name to Explainer, optional
         Ready explainers with custom settings (offered before ``methods``).
     index, method, target, layer, alpha, cmap
-        The initial selection; ``target=None`` explains the predicted class.
+        The initial selection; ``target=None`` explains the predicted class; ``cmap="auto"``
+        follows the house rule (diverging for signed maps, sequential otherwise).
     """
 
     def __init__(
@@ -63,8 +69,8 @@ class ExplanationExplorer(App):
         method: str | None = None,
         target: int | None = None,
         layer: str | None = None,
-        alpha: float = 0.5,
-        cmap: str = "jet",
+        alpha: float = 0.6,
+        cmap: str = AUTO_CMAP,
     ) -> None:
         self.model = model
         self.images, self.labels, self.label_names = unpack_images(images, labels, label_names)
@@ -84,7 +90,7 @@ class ExplanationExplorer(App):
         self.target: int | None = None
         self.layer: str | None = None
         self.alpha = float(alpha)
-        self.cmap = cmap
+        self.cmap = check_cmap(cmap)
         self._syncing = False
         self.select(index=index, method=self.method, target=target, layer=layer, alpha=alpha, cmap=cmap)
 
@@ -133,9 +139,7 @@ class ExplanationExplorer(App):
                 raise ValueError(f"alpha must be in [0, 1], got {a}")
             self.alpha = a
         if "cmap" in changes:
-            if changes["cmap"] not in COLORMAPS:
-                raise ValueError(f"unknown colour map {changes['cmap']!r}")
-            self.cmap = changes["cmap"]
+            self.cmap = check_cmap(changes["cmap"])
         self._compute()
         self._refresh()
         return self.figure
@@ -169,7 +173,8 @@ class ExplanationExplorer(App):
         e = self.explanation
         if e is None:
             return None
-        return explanation_figure(e, 0, alpha=self.alpha, cmap=self.cmap, label_names=self.label_names)
+        return explanation_figure(e, 0, alpha=self.alpha, cmap=figure_cmap(self.cmap),
+                                  label_names=self.label_names)
 
     def probability_figure(self) -> Any:
         return probability_bar(self.probabilities[self.index], self.label_names,
@@ -180,8 +185,11 @@ class ExplanationExplorer(App):
         k, p = self.prediction
         truth = "" if self.labels is None else f", true {class_name(self.label_names, int(self.labels[self.index]))}"
         explained = class_name(self.label_names, k if self.target is None else self.target)
+        e = self.explanation
+        title = e.title if e is not None else self.method
+        note = f" ({e.note(0, self.label_names)})" if e is not None and e.flagged[0] else ""
         return (f"image #{self.index}{truth}: predicted {class_name(self.label_names, k)} "
-                f"(p={p:.2f}); {self.method} explains {explained}")  # fmt: skip
+                f"(p={p:.2f}); {title} explains {explained}{note}")  # fmt: skip
 
     # ------------------------------------------------------------------ display
     def static_figure(self) -> Any:
@@ -192,11 +200,12 @@ class ExplanationExplorer(App):
         e = self.explanation
         if e is None:
             return None
-        image = e.inputs[0]
-        pair = np.concatenate([as_rgb_uint8(image),
-                               overlay(image, e.maps[0], self.alpha, self.cmap)], axis=1)  # fmt: skip
-        scale = max(1, 200 // pair.shape[0])
-        return to_png_bytes(np.repeat(np.repeat(pair, scale, axis=0), scale, axis=1))
+        image = model_image(e, 0)
+        size = 200
+        mapped = render_overlay(e, 0, self.label_names, size=size, alpha=self.alpha,
+                                cmap=figure_cmap(self.cmap))
+        pair = np.concatenate([enlarge(image, scale_for(image.shape, size)), mapped], axis=1)
+        return to_png_bytes(pair)
 
     def _build(self) -> Any:
         import ipywidgets as widgets
@@ -216,7 +225,7 @@ class ExplanationExplorer(App):
                                         description="layer")  # fmt: skip
         self.w_alpha = widgets.FloatSlider(value=self.alpha, min=0.0, max=1.0, step=0.05,
                                            description="opacity", continuous_update=False)  # fmt: skip
-        self.w_cmap = widgets.Dropdown(options=list(COLORMAPS), value=self.cmap, description="colours")
+        self.w_cmap = widgets.Dropdown(options=cmap_options(), value=self.cmap, description="colours")
         self.w_info = widgets.HTML()
         self.w_figure = figure_output(width=700)
         self.w_probs = figure_output(width=400)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Explainer, MapResult, UnsupportedModelError, register
+from ..info import MethodInfo
 from .propagate import RuleMap, analyzer_for, graph_for
 from .rules import RULES, make_rule
 
@@ -96,7 +97,12 @@ class LRP(Explainer):
 
     name = "lrp"
     predicts = True
-    title = "Layer-wise relevance propagation"
+    info = MethodInfo(
+        "LRP (ε = 1e-7)", signed=True,
+        meaning="the score of {target} passed back layer by layer to the pixels (the values "
+                "sum to the score)",
+        high="raised the score of {target}", low="lowered the score of {target}",
+    )
     reference = (
         "Bach et al. (2015) On pixel-wise explanations for non-linear classifier decisions by "
         "layer-wise relevance propagation. PLoS ONE 10(7): e0130140."
@@ -158,6 +164,17 @@ class LRP(Explainer):
     def check_model(self, model: Any) -> None:
         graph_for(model, self.parameters["fold_batchnorm"])  # raises UnsupportedModelError naming the layer
 
+    def degenerate_reason(self, code: str, heatmap: np.ndarray, logits: np.ndarray, target: int,
+                          prediction: int, layer: str | None, model: Any) -> str:
+        score = float(logits[target])
+        if code == "zero" and self.parameters["output_relu"] and score <= 0:
+            why = (" (the class was predicted because the other classes scored lower still)"
+                   if target == prediction and len(logits) > 1 else "")
+            return (f"no positive evidence for {{target}}: its score (logit) is {score:.3g}, not "
+                    f"positive, and {self.title} distributes only a positive score, so the map is "
+                    f"zero everywhere{why}")
+        return super().degenerate_reason(code, heatmap, logits, target, prediction, layer, model)
+
     def analyzer(self, model: Any):
         """The compiled analyzer for ``model`` (cached per model and settings)."""
         return analyzer_for(model, self._key, self._rules, self.parameters["fold_batchnorm"])
@@ -174,8 +191,29 @@ class LRP(Explainer):
         return MapResult(maps=attributions.sum(axis=-1), attributions=attributions), logits
 
 
-register("lrp.epsilon", rule="epsilon", epsilon=0.1)(LRP)
-register("lrp.z_plus", rule="z_plus")(LRP)
-register("deep_taylor", rule="z_plus", output_relu=True, avgpool="gradient")(LRP)
+_DEEP_TAYLOR = ("how the positive score of {target} is shared among the pixels (the values sum "
+                "to the score; zero everywhere when the score is not positive)")
+
+register("lrp.epsilon", rule="epsilon", epsilon=0.1, info=MethodInfo(
+    "LRP-ε (ε = 0.1)", signed=True,
+    meaning="the score of {target} passed back layer by layer to the pixels, small "
+            "contributions damped (the values sum to about the score)",
+    high="raised the score of {target}", low="lowered the score of {target}",
+))(LRP)
+register("lrp.z_plus", rule="z_plus", info=MethodInfo(
+    "LRP z+", signed=True,
+    meaning="the score of {target} passed back through positive weights only: the map has the "
+            "sign of the score everywhere",
+    high="carries the score of {target} (when positive)",
+    low="carries the score of {target} (when negative)",
+))(LRP)
+register("deep_taylor", rule="z_plus", output_relu=True, avgpool="gradient", info=MethodInfo(
+    "Deep Taylor", signed=False, meaning=_DEEP_TAYLOR,
+    high="carries evidence for {target}", low="none",
+))(LRP)
 register("deep_taylor.bounded", rule="z_plus", first_rule="zb", low=0.0, high=1.0,
-         output_relu=True, avgpool="gradient")(LRP)
+         output_relu=True, avgpool="gradient", info=MethodInfo(
+    "Deep Taylor (bounded input)", signed=True,
+    meaning=_DEEP_TAYLOR[:-1] + "; the first layer's rule can give negative values)",
+    high="evidence for {target}", low="evidence against {target}",
+))(LRP)
