@@ -8,10 +8,12 @@
 ``xai-lab evaluate --model DIR/model.keras (--dataset NAME | --data FILE.npz) --split test
 --json`` prints exactly one JSON object on stdout (anything else goes to stderr): ``n``,
 ``acc`` (argmax; MedMNIST's ACC), ``auc`` (MedMNIST's AUC), ``balanced_accuracy``, ``ece``,
-``nll``, ``confusion_matrix``, for binary tasks ``sensitivity``, ``specificity``,
-``acc_at_threshold`` and ``threshold`` (from ``calibration.json`` beside the model when
-present, else 0.5), for ordinal tasks ``qwk``. Probabilities use the stored temperature.
-Undefined values are ``null``.
+``nll``, ``confusion_matrix``, ``acc_at_threshold``, ``balanced_accuracy_at_threshold``,
+``recall_per_class`` (and ``recall_by_class`` by name), for binary tasks ``sensitivity``,
+``specificity`` and ``threshold`` (from ``calibration.json`` beside the model when present,
+else 0.5), for multi-class tasks the ``class_offsets`` of the stored decision rule when
+present, for ordinal tasks ``qwk``. Probabilities use the stored temperature. Undefined
+values are ``null``.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 # ------------------------------------------------------------------------------------- train
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="pneumoniamnist, dermamnist or retinamnist")
+    parser.add_argument("--dataset", required=True,
+                        help="pneumoniamnist, dermamnist, retinamnist, chest_xray or ham10000")
     parser.add_argument("--out", required=True, help="output folder (model.keras, metrics.json, ...)")
-    parser.add_argument("--size", type=int, default=None, help="image size (default: the recipe's, 28)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="image size (default: the dataset's, 28 for MedMNIST, 128 for chest_xray and ham10000)")
     parser.add_argument("--model", default=None, help="model family (default: the recipe's)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default XAI_LAB_SEED or 0)")
@@ -159,7 +163,9 @@ def evaluate_model(
     temperature = float(cal.get("temperature") or 1.0)
     proba = zoo.predict_proba(model, images, temperature=temperature)
     threshold = cal.get("threshold") if task == "binary" else None
-    out = M.summary(labels, proba, task, threshold=threshold)
+    offsets = cal.get("class_offsets") if task == "multiclass" else None
+    names = cal.get("label_names") if len(cal.get("label_names") or ()) == n_out else None
+    out = M.summary(labels, proba, task, threshold=threshold, class_offsets=offsets, label_names=names)
     out.update(
         split=split,
         dataset=dataset or str(data_file),
