@@ -126,7 +126,7 @@ RECIPES: dict[tuple[str, int], Recipe] = {
         model="stem_resnet",
         options={"stem_filters": 16, "stem_kernel": 5, "stem_pool": False, "filters": (16, 32, 64, 128),
                  "blocks": 1, "block": "basic", "dropout": 0.2},
-        epochs=20,
+        epochs=18,
         batch_size=64,
         learning_rate=2e-3,
         augment="dermoscopy",
