@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: graph network {f['epochs_run']}/{f['epochs']} epochs ({f['stopped_by']}), best "
               f"{f['best_epoch']}, fit {f['seconds']:.0f} s, load avg {os.getloadavg()[0]:.1f}", flush=True)
         if args.no_budget:  # the CNN recipe's budget is a field of its frozen Recipe
-            recipes.RECIPES[name] = replace(recipes.RECIPES[name], max_seconds=None)
+            key = (name, int(train.images.shape[1]))
+            recipes.RECIPES[key] = replace(recipes.get_recipe(*key), max_seconds=None)
         cpu = time.process_time()
         c_res = recipes.train_on(name, train, val, seed=args.seed)
         c_res["fit"]["cpu_seconds"] = time.process_time() - cpu

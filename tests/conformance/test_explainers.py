@@ -2,7 +2,7 @@
 
 Every registered method is run on every zoo model (``zoo.py``: a functional CNN, a ResNet
 with BatchNorm and a residual Add, a Sequential CNN, a MobileNetV2 backbone nested as a
-layer), with the fast settings of ``FAST`` (a method missing from it runs with its defaults,
+layer, the package's 128 px ``stem_resnet`` at a small width), with the fast settings of ``FAST`` (a method missing from it runs with its defaults,
 so a new method is tested by registering it). For each combination the explainer either raises
 :class:`UnsupportedModelError` with a message -- acceptable only where ``UNSUPPORTED`` lists
 the combination -- or satisfies:
@@ -37,7 +37,7 @@ from xai_lab.explain import UnsupportedModelError
 from xai_lab.explain.base import method_info
 from xai_lab.explain.explanation import degenerate_code
 
-MODELS = ("cnn", "resnet", "sequential", "nested")
+MODELS = ("cnn", "resnet", "sequential", "nested", "stem_resnet")
 
 #: Fast settings per registry name for the test; a list gives several variants.
 FAST: dict[str, dict | list[dict]] = {

@@ -1,8 +1,9 @@
-"""A tiny model zoo for the conformance suite, built with plain Keras (no xai_lab.models).
+"""A tiny model zoo for the conformance suite, built with plain Keras, plus one 128 px model of
+the package's ``stem_resnet`` family (the family of the 128 px recipes) at a small width.
 
 Every model outputs logits for 3 classes and gets fixed random weights from a seed (Keras
 initialisers seeded per layer, then BatchNorm statistics set to non-trivial values), so the
-suite is reproducible. ``IMAGES[name]`` gives 3 fixed input images in [0, 1].
+suite is reproducible. ``images(name)`` gives 3 fixed input images in [0, 1].
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 N_CLASSES = 3
-SHAPES = {"cnn": (28, 28, 1), "resnet": (32, 32, 3), "sequential": (28, 28, 1), "nested": (32, 32, 3)}
+SHAPES = {
+    "cnn": (28, 28, 1),
+    "resnet": (32, 32, 3),
+    "sequential": (28, 28, 1),
+    "nested": (32, 32, 3),
+    "stem_resnet": (128, 128, 1),
+}
 
 
 def _init(seed: int):
@@ -90,6 +97,20 @@ def nested(input_shape=(32, 32, 3), n_classes=N_CLASSES, seed=0):
     return model
 
 
+def stem_resnet(input_shape=(128, 128, 1), n_classes=N_CLASSES, seed=0):
+    """``xai_lab.models.build("stem_resnet")`` at 128 px and a small width: strided stem
+    (Conv 5x5 / 2 + MaxPool 3x3 / 2), three basic residual blocks with strided convolutions and
+    1x1 projections on the shortcut, last map 8x8 (``last_conv`` / ``last_relu``)."""
+    import keras
+
+    from xai_lab import models
+
+    keras.utils.set_random_seed(seed)
+    model = models.build("stem_resnet", input_shape, n_classes, stem_filters=8, filters=(8, 12, 16))
+    _randomise_batchnorm(model, seed)
+    return model
+
+
 def _randomise_batchnorm(model, seed: int) -> None:
     """Non-trivial BatchNorm parameters, and moving statistics set from calibration images.
 
@@ -124,7 +145,7 @@ def _randomise_batchnorm(model, seed: int) -> None:
         bn.momentum = momentum
 
 
-BUILDERS = {"cnn": cnn, "resnet": resnet, "sequential": sequential, "nested": nested}
+BUILDERS = {"cnn": cnn, "resnet": resnet, "sequential": sequential, "nested": nested, "stem_resnet": stem_resnet}
 
 
 def build(name: str, seed: int = 0):

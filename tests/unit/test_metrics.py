@@ -83,7 +83,62 @@ def test_summary_per_task():
     assert s["qwk"] == pytest.approx(7 / 11) and "sensitivity" not in s
     with pytest.raises(ValueError, match="task"):
         M.summary(y, p, "regression")
-    assert all(isinstance(v, float) for k, v in s.items() if k not in ("n", "confusion_matrix"))
+    assert all(isinstance(v, float) for k, v in s.items() if k not in ("n", "confusion_matrix", "recall_per_class"))
+    assert s["recall_per_class"] == [1.0, 0.0, 0.5]  # argmax decisions for ordinal tasks
+
+
+def test_summary_reports_the_decision_rule_per_class():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]])
+    s = M.summary(y, p, "binary", threshold=0.3, label_names=["normal", "pneumonia"])
+    # at threshold 0.3: specificity 1/2 (class 0 recall), sensitivity 1 (class 1 recall)
+    assert s["recall_per_class"] == [0.5, 1.0] and s["balanced_accuracy_at_threshold"] == 0.75
+    assert s["recall_by_class"] == {"normal": 0.5, "pneumonia": 1.0}
+    # multi-class: offsets on the log probabilities change the decisions, not acc/AUC
+    y3 = np.array([0, 0, 0, 1, 2])
+    p3 = np.array([[0.7, 0.2, 0.1], [0.7, 0.2, 0.1], [0.5, 0.1, 0.4], [0.5, 0.4, 0.1], [0.5, 0.1, 0.4]])
+    plain = M.summary(y3, p3, "multiclass")
+    assert plain["recall_per_class"] == [1.0, 0.0, 0.0] and "class_offsets" not in plain
+    offsets = [0.0, np.log(2.0), np.log(2.0)]  # classes 1 and 2 count twice
+    s3 = M.summary(y3, p3, "multiclass", class_offsets=offsets, label_names=["a", "b", "c"])
+    # decisions: [0, 0, 2, 1, 2]
+    assert s3["recall_per_class"] == [pytest.approx(2 / 3), 1.0, 1.0]
+    assert s3["acc_at_threshold"] == 0.8 and s3["acc"] == plain["acc"] == 0.6
+    assert s3["balanced_accuracy_at_threshold"] == pytest.approx(8 / 9)
+    assert s3["confusion_matrix"][0] == [2, 0, 1] and s3["class_offsets"] == pytest.approx(offsets)
+    assert s3["recall_by_class"]["c"] == 1.0
+    # a class absent from the labels has an undefined recall
+    assert np.isnan(M.recall_per_class([0, 0], [0, 1], 2)[1])
+    with pytest.raises(ValueError, match="one value per class"):
+        M.summary(y3, p3, "multiclass", class_offsets=[0.0, 1.0])
+    with pytest.raises(ValueError, match="label_names"):
+        M.summary(y3, p3, "multiclass", label_names=["a", "b"])
+
+
+def test_prior_correction_balances_a_skewed_prior():
+    """Scores that follow the training prior (class 0 frequent) under-call the rare classes at
+    the argmax; the fitted logit adjustment restores them (Menon et al. 2021)."""
+    rng = np.random.default_rng(0)
+    prior = np.array([0.8, 0.15, 0.05])
+    n = 4000
+    y = rng.choice(3, size=n, p=prior)
+    # class-conditional evidence: one Gaussian score per class; posterior with the prior
+    z = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[y]
+    log_post = z * 1.5 + np.log(prior)
+    p = np.exp(log_post - log_post.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    tau, offsets = M.prior_correction(y, p, prior * 1000)  # counts are normalised
+    assert 0.5 <= tau <= 1.5
+    np.testing.assert_allclose(offsets, -tau * np.log(prior), rtol=1e-9)
+    before = M.balanced_accuracy(y, p.argmax(1))
+    after = M.balanced_accuracy(y, M.adjusted_predictions(p, offsets))
+    assert after > before + 0.05
+    # a uniform prior has nothing to correct: equal offsets, the argmax decisions
+    _, flat = M.prior_correction(y, p, [1, 1, 1])
+    assert np.ptp(flat) == 0.0
+    np.testing.assert_array_equal(M.adjusted_predictions(p, flat), p.argmax(1))
+    with pytest.raises(ValueError, match="prior"):
+        M.prior_correction(y, p, [1, 1])
 
 
 def test_temperature_scaling_recovers_the_temperature():

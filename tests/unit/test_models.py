@@ -18,6 +18,7 @@ TINY = {
     "dnn": {"units": (16,)},
     "cnn": {"filters": (4, 8), "dense": 8},
     "resnet": {"filters": (4, 8)},
+    "stem_resnet": {"stem_filters": 4, "filters": (4, 8)},
     "rnn": {"units": 8},
     "vit": {"patch_size": 4, "dim": 8, "depth": 2, "num_heads": 2},
     "transfer": {"weights": None, "alpha": 0.35, "min_size": 32},
@@ -65,12 +66,47 @@ def test_build_train_step_save_load_exact(name, head, tmp_path):
     np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(x)), out)
 
 
-@pytest.mark.parametrize("name", ["cnn", "resnet"])
-def test_lrp_models_use_only_rule_layers(name):
-    model = models.build(name, (28, 28, 1), 2)
+@pytest.mark.parametrize(
+    "name,shape,options",
+    [
+        ("cnn", (28, 28, 1), {}),
+        ("resnet", (28, 28, 1), {}),
+        ("stem_resnet", (128, 128, 1), {}),
+        ("stem_resnet", (128, 128, 3), {"block": "bottleneck", "stem_pool": False, "blocks": (1, 2, 1)}),
+    ],
+)
+def test_lrp_models_use_only_rule_layers(name, shape, options):
+    model = models.build(name, shape, 2, **options)
     kinds = {type(layer).__name__ for layer in model.layers}
     assert kinds <= LRP_LAYERS, kinds - LRP_LAYERS
     assert model.get_layer("last_conv") is not None
+    assert model.get_layer("last_relu") is not None
+
+
+@pytest.mark.parametrize(
+    "options,last",
+    [
+        ({}, (8, 8, 128)),  # stem 128 -> 32 px, then 32 -> 16 -> 8
+        ({"stem_pool": False, "filters": (24, 48, 96)}, (16, 16, 96)),
+        ({"stem_pool": False, "stem_filters": 16, "filters": (16, 32, 64, 128)}, (8, 8, 128)),
+        ({"block": "bottleneck", "filters": (64, 128, 256)}, (8, 8, 256)),
+    ],
+)
+def test_stem_resnet_last_feature_map_at_128_px(options, last):
+    """Grad-CAM's resolution is the last block's map: 8x8 (or 16x16) at 128 px."""
+    model = models.build("stem_resnet", (128, 128, 1), 2, **options)
+    assert tuple(model.get_layer("last_relu").output.shape[1:]) == last
+    conv = model.get_layer("last_conv")
+    assert isinstance(conv, keras.layers.Conv2D) and tuple(conv.output.shape[1:]) == last
+
+
+def test_stem_resnet_refuses_bad_options():
+    with pytest.raises(ValueError, match="block must be"):
+        models.build("stem_resnet", (32, 32, 1), 2, block="inverted")
+    with pytest.raises(ValueError, match="one positive int per stage"):
+        models.build("stem_resnet", (32, 32, 1), 2, filters=(4, 8), blocks=(1, 1, 1))
+    with pytest.raises(ValueError, match="at least one stage"):
+        models.build("stem_resnet", (32, 32, 1), 2, filters=())
 
 
 def test_coral_head_gives_ordered_probabilities():

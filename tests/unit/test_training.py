@@ -130,3 +130,67 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {**out, "replicas": 2, "epochs": 2, "changed": True}
     assert np.isfinite(out["auc"])
+
+
+# ------------------------------------------------------------------------------- recipes
+LRP_LAYERS = {
+    "InputLayer", "Conv2D", "Dense", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+    "Flatten", "BatchNormalization", "ReLU", "Activation", "Add", "Dropout",
+}
+
+
+def test_recipes_are_picked_by_dataset_and_size():
+    from dataclasses import replace
+
+    recipes = training.recipes
+    assert recipes.get_recipe("chest_xray") is recipes.RECIPES["chest_xray", 128]  # its default size
+    assert recipes.get_recipe("ham10000", 128).model == "stem_resnet"
+    assert recipes.get_recipe("pneumoniamnist") is recipes.RECIPES["pneumoniamnist", 28]
+    # a size without its own recipe: the nearest size's settings, at the size asked for
+    assert recipes.get_recipe("chest_xray", 224) == replace(recipes.RECIPES["chest_xray", 128], size=224)
+    assert recipes.get_recipe("pneumoniamnist", 64) == replace(recipes.RECIPES["pneumoniamnist", 28], size=64)
+    assert recipes.get_recipe("dermamnist", 78).size == 78  # a tie goes to the smaller size's recipe
+    with pytest.raises(KeyError, match="no default recipe for 'nope'"):
+        recipes.get_recipe("nope")
+
+
+@pytest.mark.parametrize("key", [k for k in training.recipes.RECIPES if k[1] >= 96])
+def test_high_resolution_recipes_build_lrp_models_with_legible_maps(key):
+    """Every layer has an LRP rule; Grad-CAM's map (the last block) is at least 8x8."""
+    from xai_lab import data
+
+    recipe = training.recipes.RECIPES[key]
+    info = data.get_info(key[0])
+    assert recipe.size == key[1] == info["default_size"]
+    assert recipe.max_seconds is not None and recipe.max_seconds <= 900
+    model = models.build(recipe.model, (recipe.size, recipe.size, info["n_channels"]), info["n_classes"], **recipe.options)
+    assert {type(layer).__name__ for layer in model.layers} <= LRP_LAYERS
+    last = model.get_layer("last_relu").output.shape
+    assert min(last[1], last[2]) >= 8 and model.get_layer("last_conv") is not None
+
+
+def test_train_on_fits_the_multiclass_decision_rule_on_val(tmp_path):
+    """A skewed 3-class set: calibration.json holds the prior correction, metrics.json the
+    balanced figures and per-class recalls at it (by name)."""
+    from xai_lab import data
+
+    info = {**data.get_info("ham10000"), "label_names": ("a", "b", "c"), "n_classes": 3}
+
+    def split(n, seed):
+        r = np.random.default_rng(seed)
+        y = r.choice(3, size=n, p=[0.7, 0.2, 0.1])
+        x = r.integers(0, 90, (n, 16, 16, 3)) + (y * 70)[:, None, None, None]
+        return data.Dataset(x.astype(np.uint8), y, info, "ham10000", "train", "test")
+
+    train, val = split(120, 1), split(60, 2)
+    result = training.recipes.train_on("ham10000", train, val, tmp_path, epochs=1, seed=0)
+    cal = json.loads((tmp_path / "calibration.json").read_text())
+    assert cal["task"] == "multiclass" and len(cal["class_offsets"]) == 3
+    assert 0.0 <= cal["prior_strength"] <= 1.5
+    np.testing.assert_allclose(cal["prior"], np.bincount(train.labels, minlength=3) / len(train))
+    np.testing.assert_allclose(cal["class_offsets"], -cal["prior_strength"] * np.log(cal["prior"]), rtol=1e-6)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(m["recall_by_class"]) == {"a", "b", "c"}
+    assert m["class_offsets"] == pytest.approx(cal["class_offsets"])
+    assert m["balanced_accuracy_at_threshold"] == pytest.approx(np.mean(m["recall_per_class"]))
+    assert result["fit"]["model"] == "stem_resnet" and m["size"] == 16

@@ -5,14 +5,15 @@
 >>> proba = models.predict_proba(model, images)         # doctest: +SKIP
 >>> models.save(model, "out/model.keras"); models.load("out/model.keras")  # doctest: +SKIP
 
-Families: ``dnn``, ``cnn``, ``resnet``, ``rnn``, ``vit``, ``transfer`` (one module each).
+Families: ``dnn``, ``cnn``, ``resnet``, ``stem_resnet`` (96-224 px), ``rnn``, ``vit``, ``transfer``
+(one module each).
 Conventions: input float32 images in [0, 1] (N, H, W, C); output logits (N, n_classes),
 binary tasks with two logits; ordinal models (``head="coral"``) output log class probabilities.
 """
 
 from __future__ import annotations
 
-from . import cnn, dnn, resnet, rnn, transfer, vit  # noqa: F401  (register the families)
+from . import cnn, dnn, resnet, rnn, stem_resnet, transfer, vit  # noqa: F401  (register the families)
 from .heads import CoralHead
 from .io import (
     IncompatibleDataError,

@@ -37,7 +37,8 @@ def build(name: str, input_shape: Sequence[int], n_classes: int, **options: Any)
     Parameters
     ----------
     name : str
-        One of :func:`available` (``dnn``, ``cnn``, ``resnet``, ``rnn``, ``vit``, ``transfer``).
+        One of :func:`available` (``dnn``, ``cnn``, ``resnet``, ``rnn``, ``stem_resnet``, ``vit``,
+        ``transfer``).
     input_shape : sequence of int
         (H, W, C) of one image; grey images have C = 1.
     n_classes : int

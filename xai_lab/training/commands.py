@@ -8,12 +8,14 @@
 ``xai-lab evaluate --model DIR/model.keras (--dataset NAME | --data FILE.npz | --images FOLDER)
 --split test --json`` prints exactly one JSON object on stdout (anything else goes to stderr): ``n``,
 ``acc`` (argmax; MedMNIST's ACC), ``auc`` (MedMNIST's AUC), ``balanced_accuracy``, ``ece``,
-``nll``, ``confusion_matrix``, for binary tasks ``sensitivity``, ``specificity``,
-``acc_at_threshold`` and ``threshold`` (from ``calibration.json`` beside the model when
-present, else 0.5), for ordinal tasks ``qwk``. Probabilities use the stored temperature.
-Undefined values are ``null``. With ``--images FOLDER`` (one sub-folder per class, named as the
-model's classes, case ignored: ``NORMAL/``, ``PNEUMONIA/``) the images are resized to the
-model's input and ``skipped`` lists the files that could not be read.
+``nll``, ``confusion_matrix``, ``acc_at_threshold``, ``balanced_accuracy_at_threshold``,
+``recall_per_class`` (and ``recall_by_class`` by name), for binary tasks ``sensitivity``,
+``specificity`` and ``threshold`` (from ``calibration.json`` beside the model when present,
+else 0.5), for multi-class tasks the ``class_offsets`` of the stored decision rule when
+present, for ordinal tasks ``qwk``. Probabilities use the stored temperature. Undefined
+values are ``null``. With ``--images FOLDER`` (one sub-folder per
+class, named as the model's classes, case ignored: ``NORMAL/``, ``PNEUMONIA/``) the images are
+resized to the model's input and ``skipped`` lists the files that could not be read.
 
 Arguments are checked before any work (:func:`check_train_arguments`,
 :func:`check_evaluate_arguments`, run by ``xai_lab.cli`` before TensorFlow is imported where
@@ -66,9 +68,10 @@ def _check_dataset(name: str, *, with_recipe: bool) -> dict[str, Any]:
     from ..data.info import INFO
     from .recipes import RECIPES
 
-    if with_recipe and name not in RECIPES:
+    with_recipes = list(dict.fromkeys(d for d, _ in RECIPES))
+    if with_recipe and name not in with_recipes:
         raise _args.UsageError(
-            f"no default recipe for --dataset {name!r}; recipes exist for {', '.join(RECIPES)}"
+            f"no default recipe for --dataset {name!r}; recipes exist for {', '.join(with_recipes)}"
         )
     if name not in INFO:
         raise _args.UsageError(f"unknown --dataset {name!r}; the datasets are {', '.join(INFO)}")
@@ -77,12 +80,14 @@ def _check_dataset(name: str, *, with_recipe: bool) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- train
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="pneumoniamnist, dermamnist or retinamnist")
+    parser.add_argument("--dataset", required=True,
+                        help="pneumoniamnist, dermamnist, retinamnist, chest_xray or ham10000")
     parser.add_argument("--out", required=True, type=_args.not_a_file,
                         help="output folder (model.keras, metrics.json, ...): new, empty, or a "
                              "previous run's, which is replaced as a whole when training ends")
     parser.add_argument("--size", type=_args.positive_int, default=None,
-                        help="image size (default: the recipe's, 28; MedMNIST: 28, 64, 128 or 224)")
+                        help="image size (default: the dataset's, 28 for MedMNIST, 128 for "
+                             "chest_xray and ham10000; MedMNIST: 28, 64, 128 or 224)")
     parser.add_argument("--model", default=None, help="model family (default: the recipe's)")
     parser.add_argument("--epochs", type=_args.positive_int, default=None,
                         help="epochs, at least 1 (default: the recipe's)")
@@ -304,7 +309,9 @@ def evaluate_model(
     temperature = float(cal.get("temperature", 1.0))
     proba = zoo.predict_proba(model, images, temperature=temperature)
     threshold = cal.get("threshold") if task == "binary" else None
-    out = M.summary(labels, proba, task, threshold=threshold)
+    offsets = cal.get("class_offsets") if task == "multiclass" else None
+    names = cal.get("label_names") if len(cal.get("label_names") or ()) == n_out else None
+    out = M.summary(labels, proba, task, threshold=threshold, class_offsets=offsets, label_names=names)
     if skipped is not None:
         out.update(images=str(images_dir), skipped=skipped)
     out.update(

@@ -79,6 +79,59 @@ def youden_threshold(y: Any, score: Any) -> float:
     return float(np.clip(thr[best[len(best) // 2]], 0.0, 1.0))
 
 
+def adjusted_predictions(proba: Any, offsets: Any) -> np.ndarray:
+    """Class decisions ``argmax_k(log proba_k + offsets_k)`` (offsets of zero: the argmax)."""
+    p = np.asarray(proba, dtype=np.float64)
+    o = np.asarray(offsets, dtype=np.float64).reshape(-1)
+    if p.ndim != 2 or o.shape != (p.shape[1],):
+        raise ValueError(f"offsets must hold one value per class ({p.shape[-1]}), got shape {o.shape}")
+    return np.argmax(np.log(np.clip(p, 1e-12, 1.0)) + o[None, :], axis=1).astype(np.int64)
+
+
+def prior_correction(y: Any, proba: Any, prior: Any, strengths: Any = None) -> tuple[float, list[float]]:
+    """The logit adjustment ``-tau * log(prior)`` whose strength ``tau`` maximises the
+    balanced accuracy of :func:`adjusted_predictions` on ``(y, proba)``.
+
+    Post-hoc logit adjustment (Menon, Jayasumana, Rawat, Jain, Veit & Kumar, "Long-tail
+    learning via logit adjustment", ICLR 2021): ``tau = 0`` keeps the argmax (the decision
+    that maximises accuracy under the training prior), ``tau = 1`` divides each class
+    probability by its prior (the decision that maximises accuracy when the classes are equally
+    frequent, i.e. the balanced accuracy). One parameter, searched on ``strengths`` (default
+    0, 0.05, ..., 1.5), so little is fitted to the validation sample; among ties the middle
+    strength is taken.
+
+    Parameters
+    ----------
+    y : (N,) int labels
+    proba : (N, K) class probabilities
+    prior : (K,) class frequencies of the training data (normalised here; zeros are clipped)
+
+    Returns
+    -------
+    (tau, offsets)
+        The strength and the K offsets to add to the log probabilities.
+    """
+    y = _labels(y)
+    p = _proba(proba, len(y))
+    prior = np.asarray(prior, dtype=np.float64).reshape(-1)
+    if prior.shape != (p.shape[1],) or not np.all(np.isfinite(prior)) or prior.sum() <= 0:
+        raise ValueError(f"prior must hold {p.shape[1]} finite non-negative frequencies, got {prior}")
+    log_prior = np.log(np.clip(prior / prior.sum(), 1e-6, 1.0))
+    grid = np.round(np.arange(0.0, 1.5001, 0.05), 4) if strengths is None else np.asarray(strengths, float)
+    scores = np.array([balanced_accuracy(y, adjusted_predictions(p, -t * log_prior)) for t in grid])
+    if not np.isfinite(scores).any():
+        return 0.0, [0.0] * p.shape[1]
+    best = np.flatnonzero(scores == np.nanmax(scores))
+    tau = float(grid[best[len(best) // 2]])
+    return tau, [float(v) for v in -tau * log_prior]
+
+
+def recall_per_class(y: Any, pred: Any, n_classes: int) -> list[float]:
+    """Recall (sensitivity) of each class 0..n_classes-1; NaN for a class absent from ``y``."""
+    y, pred = _labels(y), _labels(pred)
+    return [float(np.mean(pred[y == k] == k)) if np.any(y == k) else NAN for k in range(int(n_classes))]
+
+
 def binary_predictions(score: Any, threshold: float = 0.5) -> np.ndarray:
     """1 where ``score >= threshold``, else 0."""
     return (np.asarray(score, dtype=np.float64) >= threshold).astype(np.int64)
@@ -147,7 +200,14 @@ def nll(y: Any, proba: Any) -> float:
     return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)))) if len(y) else NAN
 
 
-def summary(y: Any, proba: Any, task: str, threshold: float | None = None) -> dict[str, Any]:
+def summary(
+    y: Any,
+    proba: Any,
+    task: str,
+    threshold: float | None = None,
+    class_offsets: Any = None,
+    label_names: Any = None,
+) -> dict[str, Any]:
     """The metrics reported for a task, as a JSON-ready dict.
 
     Parameters
@@ -157,20 +217,33 @@ def summary(y: Any, proba: Any, task: str, threshold: float | None = None) -> di
     task : {"binary", "multiclass", "ordinal"}
     threshold : float, optional
         Binary decision threshold on ``proba[:, 1]`` (e.g. the Youden threshold stored in
-        ``calibration.json``); ``sensitivity``, ``specificity``, ``acc_at_threshold`` and the
-        confusion matrix use it. ``acc`` and ``balanced_accuracy`` are always those of the
-        argmax (for binary tasks: threshold 0.5, as MedMNIST defines ACC).
+        ``calibration.json``).
+    class_offsets : sequence of float, optional
+        Multi-class decision rule: offsets added to the log probabilities before the argmax
+        (the prior correction of :func:`prior_correction` stored in ``calibration.json``).
+    label_names : sequence of str, optional
+        Class names: adds ``recall_by_class`` ({name: recall}).
+
+    ``acc`` and ``balanced_accuracy`` are always those of the argmax (for binary tasks:
+    threshold 0.5, as MedMNIST defines ACC). The decision rule (``threshold`` or
+    ``class_offsets``; the argmax without them) gives ``acc_at_threshold``,
+    ``balanced_accuracy_at_threshold``, ``recall_per_class`` (``recall_by_class``), the
+    confusion matrix and, for binary tasks, ``sensitivity`` and ``specificity``.
 
     Returns
     -------
     dict
-        ``n, acc, auc, balanced_accuracy, ece, nll, confusion_matrix`` and, for binary tasks,
-        ``threshold, sensitivity, specificity, acc_at_threshold``; for ordinal tasks ``qwk``.
+        ``n, acc, auc, balanced_accuracy, ece, nll, acc_at_threshold,
+        balanced_accuracy_at_threshold, recall_per_class, confusion_matrix``; for binary tasks
+        ``threshold, sensitivity, specificity``; for multi-class tasks with offsets
+        ``class_offsets``; for ordinal tasks ``qwk``.
     """
     y = _labels(y)
     p = _proba(proba, len(y))
     k = p.shape[1]
     pred = p.argmax(axis=1)
+    if label_names is not None and len(label_names) != k:
+        raise ValueError(f"label_names must name the {k} classes, got {len(label_names)}")
     out: dict[str, Any] = {
         "n": int(len(y)),
         "acc": accuracy(y, pred),
@@ -185,10 +258,23 @@ def summary(y: Any, proba: Any, task: str, threshold: float | None = None) -> di
         thr = 0.5 if threshold is None else float(threshold)
         pred = binary_predictions(p[:, 1], thr)
         sens, spec = sensitivity_specificity(y, pred)
-        out.update(threshold=thr, sensitivity=sens, specificity=spec, acc_at_threshold=accuracy(y, pred))
+        out.update(threshold=thr, sensitivity=sens, specificity=spec)
     elif task == "ordinal":
         out["qwk"] = qwk(y, pred)
-    elif task != "multiclass":
+    elif task == "multiclass":
+        if class_offsets is not None:
+            offsets = [float(v) for v in np.asarray(class_offsets, dtype=np.float64).reshape(-1)]
+            pred = adjusted_predictions(p, offsets)
+            out["class_offsets"] = offsets
+    else:
         raise ValueError(f"task must be 'binary', 'multiclass' or 'ordinal', got {task!r}")
+    recalls = recall_per_class(y, pred, k)
+    out.update(
+        acc_at_threshold=accuracy(y, pred),
+        balanced_accuracy_at_threshold=balanced_accuracy(y, pred),
+        recall_per_class=recalls,
+    )
+    if label_names is not None:
+        out["recall_by_class"] = {str(name): r for name, r in zip(label_names, recalls, strict=True)}
     out["confusion_matrix"] = confusion_matrix(y, pred, k).tolist()
     return out
