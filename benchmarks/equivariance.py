@@ -23,9 +23,27 @@ size and validation metric, the same seed and epochs):
 The 45-degree images are interpolated (bilinear, border pixels repeated at the corners):
 neither network is equivariant to that rotation.
 
+Measured 2026-12-04 on the development machine (2 CPU cores shared with other jobs, load
+average 14-21; dermamnist 28 px, 16 epochs, seed 0; two runs gave the same accuracies):
+
+=========  =======  ======  ======  =====  =====  =====  =====  =====  =======  =======  ========
+model      params   wall s  CPU s   0      90     180    270    45     same 90  same 45  logit err
+=========  =======  ======  ======  =====  =====  =====  =====  =====  =======  =======  ========
+cnn        111335   643     199     0.767  0.770  0.759  0.761  0.759  0.935    0.915    2.0e-01
+cnn+aug    111335   562     213     0.771  0.766  0.765  0.775  0.756  0.963    0.929    1.4e-01
+p4cnn      111335   2213    572     0.764  0.764  0.764  0.764  0.751  1.000    0.956    1.7e-07
+=========  =======  ======  ======  =====  =====  =====  =====  =====  =======  =======  ========
+
+Accuracy from 0 to 90 degrees: cnn -0.3 points (it rose), cnn+aug +0.5, p4cnn 0.0 (target
+<= 0.5: met; its logits change by 1.7e-07, target <= 1e-5: met). On DermaMNIST the accuracy
+barely moves for any of them (two thirds of the images are "nv"); the predictions do: the
+plain CNN changes its answer on 6.5 % of the images turned by 90 degrees, the augmented one on
+3.7 %, the p4 CNN on none. The p4 CNN took 2.9 times the CNN's CPU time (it has twice the
+channels at the same parameter count).
+
 Run: ``XAI_LAB_DATA_DIR=../shared/data python benchmarks/equivariance.py`` (dermamnist, 28 px);
-``--dataset ham10000 --size 128`` for HAM10000 at 128 px; ``--epochs``, ``--limit`` (train
-on the first N images, for a quick look).
+``--dataset ham10000 --size 128`` for HAM10000 at 128 px; ``--epochs``; ``--limit`` and
+``--val-limit`` (the first N training / validation images, for a quick look).
 """
 
 from __future__ import annotations
@@ -60,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None, help="image size (default: the dataset's)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's (dermamnist 16)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training images")
+    parser.add_argument("--val-limit", type=int, default=None,
+                        help="score only the first N validation images (a quick look, not a result)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     args = parser.parse_args(argv)
@@ -78,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     val = data.load(args.dataset, "val", size=args.size)
     if args.limit:
         train = train.subset(np.arange(min(args.limit, len(train))))
+    if args.val_limit:
+        val = val.subset(np.arange(min(args.val_limit, len(val))))
     shape, k = tuple(train.images.shape[1:]), int(train.n_classes)
 
     cnn_options = dict(recipe.options)
