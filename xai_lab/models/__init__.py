@@ -13,7 +13,7 @@ binary tasks with two logits; ordinal models (``head="coral"``) output log class
 
 from __future__ import annotations
 
-from . import cnn, dnn, resnet, rnn, stem_resnet, transfer, vit  # noqa: F401  (register the families)
+from . import cnn, dnn, equivariant, resnet, rnn, stem_resnet, transfer, vit  # noqa: F401  (register the families)
 from .heads import CoralHead
 from .io import (
     IncompatibleDataError,

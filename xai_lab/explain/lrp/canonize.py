@@ -21,8 +21,14 @@ propagation", arXiv:2002.11018, 2020):
   last ``Dense``) is stripped: the pre-softmax logit is explained, like
   ``innvestigate.model_wo_softmax`` (Alber et al., JMLR 20(93), 2019).
 
-Nested functional or Sequential models (single input, single output) are inlined. Any other
-layer raises :class:`~xai_lab.explain.base.UnsupportedModelError` naming it.
+Nested functional or Sequential models (single input, single output) are inlined. A layer
+of another class that computes a convolution with a kernel derived from its weights, or a
+per-channel scale, says so through a method ``lrp_linear() -> (kind, config, params)``
+(``kind`` ``"conv"`` with the Conv2D ``config`` of strides, padding, dilations, or
+``"scale"``; ``params()`` returns ``(kernel, bias or None)``, or ``(s, t)`` for a scale):
+it becomes that op, and a scale folds into the convolution before it like a BatchNorm (the
+p4 group convolutions of :mod:`xai_lab.models.equivariant`). Any other layer raises
+:class:`~xai_lab.explain.base.UnsupportedModelError` naming it.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ SUPPORTED_LAYERS: tuple[str, ...] = (
     "Identity",
     "Softmax (last layer only)",
     "nested functional/Sequential models of these",
+    "layers with an lrp_linear() method (P4LiftingConv2D, P4GroupConv2D, "
+    "P4BatchNormalization, RotationPooling('mean'))",
 )
 
 _IDENTITY_LAYERS = (
@@ -356,6 +364,15 @@ class _Builder:
             return Op("add", name, cls, inputs, out)
         if cls in _IDENTITY_LAYERS:
             return Op("identity", name, cls, inputs, out)
+        if callable(getattr(layer, "lrp_linear", None)):
+            try:
+                kind, config, params = layer.lrp_linear()
+            except ValueError as exc:  # the layer's reason, e.g. max pooling over rotations
+                raise _unsupported(layer, str(exc)) from exc
+            if kind not in ("conv", "scale"):
+                raise _unsupported(layer, f"lrp_linear() kind {kind!r}; only conv and scale are")
+            return Op("linear", name, cls, inputs, out, linear=kind, config=dict(config),
+                      params=params)
         raise _unsupported(layer)
 
 
