@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("xai_lab.training.commands", "train a model with a dataset's default recipe"),
     "evaluate": ("xai_lab.training.commands", "evaluate a saved model on a dataset split"),
     "explorer": ("xai_lab.app.serve", "start the clinician explorer web app on localhost"),
+    "landmarks": ("xai_lab.landmarks.commands", "find anatomical landmarks with a reinforcement-learning agent (train | run)"),
 }
 
 
