@@ -37,6 +37,9 @@ _LAZY = {
     "TrajectoryExplanation": "explain",
     "trajectory_figure": "figures",
     "step_figure": "figures",
+    "landmarks_figure": "figures",
+    "scales_figure": "figures",
+    "training_figure": "figures",
     "TrajectoryReplay": "widget",
 }
 

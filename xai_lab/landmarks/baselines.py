@@ -15,19 +15,17 @@ import numpy as np
 from .phantoms import LandmarkSet, landmark_index
 
 
-def _wall_clock(seconds: float | None) -> Any:
-    """A Keras callback counting batches and stopping at the first batch ending after ``seconds``."""
+def _wall_clock(seconds: float | None, start: float) -> Any:
+    """A Keras callback counting batches and stopping at the first batch that ends more than
+    ``seconds`` after ``start`` (a ``time.perf_counter()`` reading: building the network counts)."""
     import keras
 
     class WallClock(keras.callbacks.Callback):
         batches = 0
 
-        def on_train_begin(self, logs: Any = None) -> None:
-            self.start = time.perf_counter()
-
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             self.batches += 1
-            if seconds is not None and time.perf_counter() - self.start >= seconds:
+            if seconds is not None and time.perf_counter() - start >= seconds:
                 self.model.stop_training = True
 
     return WallClock()
@@ -83,7 +81,7 @@ class _Regressor:
         self.size, channels = int(images.shape[1]), int(images.shape[-1])
         self.network = self._build(self.size, channels)
         self.network.compile(optimizer=keras.optimizers.Adam(self.settings["learning_rate"]), loss=self._loss())
-        clock = _wall_clock(None if seconds is None else float(seconds))
+        clock = _wall_clock(None if seconds is None else float(seconds), t0)
         self.network.fit(
             images.astype(np.float32) / 255.0, self._encode(targets), batch_size=self.settings["batch_size"],
             epochs=self.settings["epochs"] if epochs is None else int(epochs), shuffle=True,

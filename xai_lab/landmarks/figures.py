@@ -180,3 +180,100 @@ def step_figure(explanation: TrajectoryExplanation, step: int, methods: Sequence
     )  # fmt: skip
     fig.update_annotations(font_size=11)
     return fig
+
+
+#: Marker of each landmark in :func:`landmarks_figure`.
+LANDMARK_MARKERS = {
+    "carina": ("star", "#00e5ff"),
+    "right_apex": ("triangle-up", "#7CFC00"),
+    "left_apex": ("triangle-up", "#ff66cc"),
+    "lesion": ("x", "#ffd400"),
+}
+
+
+def landmarks_figure(data: Any, n: int = 6, cols: int = 6, panel: int = 150) -> go.Figure:
+    """The first ``n`` images of a :class:`~.phantoms.LandmarkSet` with their landmarks marked."""
+    from .phantoms import LANDMARK_TITLES, LANDMARKS
+
+    n = max(1, min(int(n), len(data)))
+    cols = max(1, min(int(cols), n))
+    rows = (n + cols - 1) // cols
+    side = data.size
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.02)
+    for i in range(n):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(_image(as_rgb_uint8(data.images[i]), _upscale_for(side, panel)), row=r, col=c)
+        for k, name in enumerate(LANDMARKS):
+            symbol, colour = LANDMARK_MARKERS[name]
+            fig.add_trace(_point(data.points[i, k], LANDMARK_TITLES[name], symbol, colour, legend=i == 0),
+                          row=r, col=c)  # fmt: skip
+        fig.update_xaxes(range=[-0.5, side - 0.5], row=r, col=c)
+        fig.update_yaxes(range=[side - 0.5, -0.5], row=r, col=c)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(
+        title={"text": f"phantom radiographs ({side} x {side} px) and their landmarks", "font": {"size": 13}},
+        width=cols * panel + 250, height=rows * panel + 60, margin={"l": 5, "r": 5, "t": 40, "b": 5},
+        legend={"x": 1.01, "y": 1.0, "font": {"size": 11}},
+    )  # fmt: skip
+    return fig
+
+
+def scales_figure(image: np.ndarray, position: Any, crop_size: int = 15, strides: Any = None,
+                  panel: int = 170) -> go.Figure:  # fmt: skip
+    """What the agent sees at ``position`` at every scale: the image with each crop's outline,
+    then the crops (one crop pixel = a ``stride x stride`` box average of the image)."""
+    from .environment import LandmarkEnvironment
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[..., None]
+    env = LandmarkEnvironment(img[None], crop_size=crop_size, strides=strides)
+    pos = np.asarray(position, np.int64).reshape(1, 2)
+    n = env.n_scales
+    titles = ["image"] + [f"scale {k + 1}: crop of {crop_size} x {crop_size}, 1 px = {s} px"
+                          for k, s in enumerate(env.strides)]  # fmt: skip
+    fig = make_subplots(rows=1, cols=n + 1, subplot_titles=titles, horizontal_spacing=0.03)
+    side = env.size
+    fig.add_trace(_image(as_rgb_uint8(img), _upscale_for(side, panel)), row=1, col=1)
+    half = crop_size // 2
+    for k, stride in enumerate(env.strides):
+        lo, hi = stride // 2, stride - stride // 2 - 1
+        r, c = int(pos[0, 0]), int(pos[0, 1])
+        colour = SCALE_COLOURS[k % len(SCALE_COLOURS)]
+        fig.add_shape(type="rect", x0=c - half * stride - lo - 0.5, x1=c + half * stride + hi + 0.5,
+                      y0=r - half * stride - lo - 0.5, y1=r + half * stride + hi + 0.5,
+                      line={"color": colour, "width": 2}, row=1, col=1)  # fmt: skip
+        crop = env.observe(np.array([0]), pos, np.array([k]))[0]
+        fig.add_trace(_image(as_rgb_uint8(crop), _upscale_for(crop_size, panel)), row=1, col=k + 2)
+        fig.add_shape(type="rect", x0=-0.5, x1=crop_size - 0.5, y0=-0.5, y1=crop_size - 0.5,
+                      line={"color": colour, "width": 3}, row=1, col=k + 2)  # fmt: skip
+        fig.update_xaxes(range=[-0.5, crop_size - 0.5], row=1, col=k + 2)
+        fig.update_yaxes(range=[crop_size - 0.5, -0.5], row=1, col=k + 2)
+    fig.add_trace(_point(pos[0], "agent", "circle", "#ffd400", legend=False), row=1, col=1)
+    fig.update_xaxes(range=[-0.5, side - 0.5], row=1, col=1)
+    fig.update_yaxes(range=[side - 0.5, -0.5], row=1, col=1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(width=(n + 1) * (panel + 20), height=panel + 90, margin={"l": 5, "r": 5, "t": 70, "b": 5},
+                      title={"text": f"what the agent sees at row {int(pos[0, 0])}, column {int(pos[0, 1])}, "
+                             "scale by scale", "font": {"size": 13}})  # fmt: skip
+    fig.update_annotations(font_size=10)
+    return fig
+
+
+def training_figure(log: Any) -> go.Figure:
+    """Loss and mean reward per move during training, against the number of updates."""
+    h = log.history
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Huber loss of the double-DQN target",
+                                                        "mean reward per move (in steps) and exploration"))  # fmt: skip
+    fig.add_trace(go.Scatter(x=h["update"], y=h["loss"], mode="lines+markers", name="loss"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=h["update"], y=h["reward"], mode="lines+markers", name="reward per move"), row=1, col=2)
+    fig.add_trace(go.Scatter(x=h["update"], y=h["epsilon"], mode="lines", name="epsilon (exploration)",
+                             line={"dash": "dot"}), row=1, col=2)  # fmt: skip
+    fig.update_xaxes(title_text="updates")
+    fig.update_layout(width=820, height=330, margin={"l": 40, "r": 10, "t": 50, "b": 40},
+                      title={"text": f"training: {log.updates} updates, {log.transitions} moves, "
+                             f"{log.seconds:.0f} s", "font": {"size": 13}})  # fmt: skip
+    fig.update_annotations(font_size=11)
+    return fig
