@@ -218,6 +218,19 @@ def test_figures_and_replay_widget(agent, found):
         TrajectoryReplay(ex, methods=["occlusion"])
 
 
+def test_teaching_figures(agent, data):
+    from xai_lab.landmarks import landmarks_figure, scales_figure, training_figure
+
+    fig = landmarks_figure(data[1], n=4, cols=2)
+    assert len([t for t in fig.data if t.type == "image"]) == 4
+    assert sum(t.showlegend is not False for t in fig.data if t.type == "scatter") == len(phantoms.LANDMARKS)
+    fig = scales_figure(data[1].images[0], (10, 20), crop_size=7)
+    assert len([t for t in fig.data if t.type == "image"]) == 1 + len(agent.strides)
+    assert "row 10, column 20" in fig.layout.title.text
+    fig = training_figure(agent.log)
+    assert list(fig.data[0].x) == agent.log.history["update"]
+
+
 # ----------------------------------------------------------------------------- baselines
 @pytest.mark.slow
 @pytest.mark.parametrize("cls", [CoordinateRegressor, HeatmapRegressor])
