@@ -143,6 +143,11 @@ def test_loading_a_bad_folder_says_what_is_wrong(agent, tmp_path):
     (folder / "agent.json").write_text(json.dumps({"landmark": "carina"}))
     with pytest.raises(AgentFileError, match="not an agent description"):
         LandmarkAgent.load(folder)
+    meta = {"landmark": "carina", "settings": {"crop_size": 15, "colour": "red"}, "size": 32, "channels": 1,
+            "strides": [2, 1], "mean_start": [1.0, 2.0]}  # fmt: skip
+    (folder / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(AgentFileError, match="invalid settings"):
+        LandmarkAgent.load(folder)
     with pytest.raises(NotADirectoryError):
         agent.save(folder / "agent.json")
 

@@ -440,11 +440,14 @@ class LandmarkAgent:
         from .. import models
 
         meta = read_agent_file(folder)
-        agent = cls(meta["landmark"], **meta["settings"])
+        try:
+            agent = cls(meta["landmark"], **meta["settings"])
+            agent.size, agent.channels = int(meta["size"]), int(meta["channels"])
+            agent.strides = tuple(int(s) for s in meta["strides"])
+            agent.mean_start = np.asarray(meta["mean_start"], np.float64).reshape(2)
+        except (TypeError, ValueError) as exc:
+            raise AgentFileError(f"{str(Path(folder) / AGENT_FILE)!r} holds invalid settings: {exc}") from exc
         agent.network = models.load(Path(folder) / NETWORK_FILE)
-        agent.size, agent.channels = int(meta["size"]), int(meta["channels"])
-        agent.strides = tuple(int(s) for s in meta["strides"])
-        agent.mean_start = np.asarray(meta["mean_start"], np.float64)
         expected = (agent.settings["crop_size"],) * 2 + (agent.channels,)
         if tuple(agent.network.inputs[0].shape[1:]) != expected or agent.network.outputs[0].shape[-1] != len(ACTIONS):
             raise AgentFileError(f"{NETWORK_FILE} in {str(folder)!r} does not match {AGENT_FILE}")
