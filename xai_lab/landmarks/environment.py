@@ -6,7 +6,9 @@ it closer to the landmark. The search is multi-scale: at scale ``k`` the image i
 over ``stride_k x stride_k`` pixels, the crop samples it every ``stride_k`` pixels (so a coarse
 crop sees a wide field blurred, a fine one a small field sharp) and a move is ``stride_k`` pixels.
 Zooming in (to the next finer scale) happens when the search converges at a scale, detected as an
-oscillation; at the finest scale an oscillation ends the search (see :mod:`.search`).
+oscillation; at the finest scale an oscillation ends the search (see :mod:`.search`). The zoom is
+not a learnt fifth action: it does not move the agent, so the distance-decrease reward would always
+give it 0; like Ghesu et al. (2019), the search changes scale on convergence.
 
 Everything is numpy and vectorised over a batch of searches (``index`` says which image each
 search walks on). Positions are integer pixel (row, column); outside the image the crop is zero.
