@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("config", "data", "models", "training", "explain", "evaluate", "viz", "widgets", "app", "report")
+_SUBPACKAGES = ("config", "data", "models", "training", "explain", "evaluate", "viz", "widgets", "app", "report",
+                "graphs")
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import config, data, evaluate, explain, models, report, training, viz, widgets  # noqa: F401

@@ -1,8 +1,15 @@
 """The ``xai-lab`` command line: ``demo | train | evaluate | explain | report | explorer``.
 
 Each sub-command lives in the module that owns its logic; that module exposes
-``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
-command runs, so ``xai-lab --help`` stays fast (no TensorFlow import).
+``add_<command>_arguments(parser)`` and ``run_<command>(args) -> int`` (or ``add_arguments`` /
+``run``), and may expose ``check_<command>_arguments(args)``. Modules are imported only when
+their command runs, so ``xai-lab --help`` stays fast (no TensorFlow import).
+
+Bad arguments never start any work: argparse refuses values of the wrong kind (a ``type=`` from
+:mod:`xai_lab._args`), then the command's check runs (before TensorFlow is imported where it
+can) and its :class:`~xai_lab._args.UsageError` is printed as ``error: ...`` on stderr with
+exit status 2. Ctrl-C prints one line and exits with 130, without a traceback (outputs are
+written atomically, so nothing is left half-written).
 """
 
 from __future__ import annotations
@@ -10,6 +17,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from ._args import UsageError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,17 +51,33 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
-        parser.parse_args(argv)  # prints help / errors for unknown commands
+        try:
+            parser.parse_args(argv)  # prints help / version / errors for unknown commands
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     name, rest = argv[0], argv[1:]
     module = _command_module(name)
     sub = argparse.ArgumentParser(prog=f"xai-lab {name}", description=COMMANDS[name][1])
     adder = getattr(module, f"add_{name}_arguments", None) or module.add_arguments
     runner = getattr(module, f"run_{name}", None) or module.run
+    checker = getattr(module, f"check_{name}_arguments", None)
     adder(sub)
-    args = sub.parse_args(rest)
-    return int(runner(args) or 0)
+    try:
+        args = sub.parse_args(rest)  # prints "xai-lab NAME: error: ..." and exits 2 on bad values
+    except SystemExit as exc:  # --help (0) or a usage error (2): return it, do not raise
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if checker is not None:
+            checker(args)
+        return int(runner(args) or 0)
+    except UsageError as exc:
+        print(f"xai-lab {name}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"xai-lab {name}: interrupted; outputs already in place are unchanged", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

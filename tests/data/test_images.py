@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from xai_lab.data import ImageReadError, prepare_for_model, read_image, resize
@@ -193,3 +195,158 @@ def test_text_renamed_dicom_is_not_an_image(tmp_path):
     path.write_text("PatientName: nobody\n")
     with pytest.raises(ImageReadError, match="'scan.dcm' is not an image"):
         read_image(path)
+
+
+# --------------------------------------------------- bad input and odd-but-valid input
+def test_exif_orientation_is_applied():
+    pixels = np.zeros((30, 50, 3), np.uint8)
+    pixels[:, :10] = 255  # a white band on the left of the stored image
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", exif=exif, quality=95)
+    out = read_image(buf.getvalue(), name="phone.jpg")
+    assert out.shape == (50, 30, 3)  # displayed upright: height and width swap
+    assert out[:10].mean() > 200 and out[-10:].mean() < 50  # the band is now at the top
+    from xai_lab.data import decode_image
+
+    assert decode_image(buf.getvalue()).original_size == (50, 30)
+
+
+def test_a_file_named_dcm_that_is_not_dicom_is_called_so(tmp_path):
+    junk = tmp_path / "scan.dcm"
+    junk.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ImageReadError, match="'scan.dcm' is not a DICOM file") as err:
+        read_image(junk)
+    assert "without pixel data" not in str(err.value)
+    png = tmp_path / "really_a_png.dcm"
+    png.write_bytes(_png(np.full((9, 9), 7, np.uint8)))
+    assert read_image(png).shape == (9, 9, 1)  # the contents decide, not the name
+
+
+def test_dicom_without_preamble_is_still_read():
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.uid import generate_uid
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPInstanceUID = generate_uid()
+    ds.Modality = "DX"
+    ds.Rows, ds.Columns = 8, 10
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.arange(80, dtype=np.uint16).tobytes()
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, implicit_vr=True, little_endian=True)  # no preamble, no file meta
+    raw = buf.getvalue()
+    assert raw[128:132] != b"DICM"
+    out = read_image(raw, name="raw.dcm")
+    assert out.shape == (8, 10, 1) and out[0, 0, 0] == 0 and out[-1, -1, 0] == 255
+
+
+def _png_header_only(width: int, height: int, colour_type: int = 2) -> bytes:
+    """A PNG declaring ``width x height`` in its header, with almost no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)  # the start of the first row only
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_pixel_limit_follows_the_memory_budget_and_is_checked_from_the_header():
+    from xai_lab.data.budget import DECODE_BUDGET_BYTES, decode_cost
+
+    header = _png_header_only(9400, 9400)  # 88 megapixels declared in 41 bytes
+    with pytest.raises(ImageReadError, match=r"9400 x 9400 pixels \(RGB\).*MiB allowed") as err:
+        read_image(header, name="bomb.png")
+    assert "Downscale" in str(err.value)
+    assert decode_cost("RGB", 9400, 9400) > DECODE_BUDGET_BYTES
+    grey = _png(np.full((300, 400), 9, np.uint8))
+    assert read_image(grey).shape == (300, 400, 1)
+    with pytest.raises(ImageReadError, match="too large to decode"):
+        read_image(grey, budget=decode_cost("L", 400, 300) - 1)
+    assert read_image(grey, budget=decode_cost("L", 400, 300)).shape == (300, 400, 1)
+
+
+def test_jpeg_decoded_at_reduced_scale_counts_against_the_budget():
+    from xai_lab.data import decode_image
+    from xai_lab.data.budget import decode_cost
+
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 600), (10, 20, 30)).save(buf, "JPEG")
+    small_budget = decode_cost("RGB", 200, 150)  # enough only at 1/4 scale
+    with pytest.raises(ImageReadError):
+        decode_image(buf.getvalue(), budget=small_budget)
+    out = decode_image(buf.getvalue(), budget=small_budget, reduce_to=100)
+    assert out.pixels.shape == (150, 200, 3) and out.original_size == (600, 800)
+
+
+def test_error_messages_never_quote_the_file():
+    secret = b"Patient: Jane Doe, DOB 1970-01-01\n"
+    for data in (secret, b"\x01\x02SECRETBYTES" + bytes(range(200))):
+        with pytest.raises(ImageReadError) as err:
+            read_image(data, name="upload.png")
+        assert "Jane" not in str(err.value) and "SECRET" not in str(err.value)
+        assert "\\x01" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("mode", "channels"),
+    [("LA", 1), ("I", 1), ("F", 1), ("I;16", 1), ("P", 3), ("RGBA", 3), ("1", 1), ("CMYK", 3)],
+)
+def test_odd_but_valid_modes_are_accepted(mode, channels):
+    rng = np.random.default_rng(0)
+    base = Image.fromarray(rng.integers(0, 256, (12, 14, 4), dtype=np.uint8), "RGBA")
+    im = base.convert("L").convert(mode) if mode in ("I", "F", "I;16") else base.convert(mode)
+    buf = io.BytesIO()
+    im.save(buf, {"CMYK": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG"))
+    out = read_image(buf.getvalue())
+    assert out.shape == (12, 14, channels) and out.dtype == np.uint8
+
+
+def test_a_single_image_without_a_batch_axis_is_prepared():
+    x = prepare_for_model(np.full((40, 40), 128, np.uint8), (None, 28, 28, 1))
+    assert x.shape == (1, 28, 28, 1)
+    x = prepare_for_model(np.full((1, 40, 40, 3), 128, np.uint8), (28, 28, 3))
+    assert x.shape == (1, 28, 28, 3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(max_size=2000), name=st.sampled_from(["x.png", "x.jpg", "x.dcm", None]))
+def test_property_random_bytes_give_an_image_or_an_image_read_error(payload, name):
+    try:
+        out = read_image(payload, name=name)
+    except ImageReadError:
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[-1] in (1, 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(["L", "RGB", "RGBA", "LA", "P", "I;16", "1"]),
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    fmt=st.sampled_from(["PNG", "TIFF", "BMP"]),
+    cut=st.one_of(st.none(), st.integers(0, 200)),
+    seed=st.integers(0, 2**16),
+)
+def test_property_real_images_decode_to_their_size_or_fail_cleanly(mode, height, width, fmt, cut, seed):
+    rng = np.random.default_rng(seed)
+    im = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).convert(mode)
+    buf = io.BytesIO()
+    try:
+        im.save(buf, fmt)
+    except (OSError, ValueError, KeyError):
+        return  # Pillow cannot write this mode in this format
+    data = buf.getvalue() if cut is None else buf.getvalue()[:cut]
+    try:
+        out = read_image(data)
+    except ImageReadError:
+        assert cut is not None
+        return
+    assert out.shape[:2] == (height, width) and out.dtype == np.uint8

@@ -14,12 +14,14 @@ from PIL import Image
 
 from xai_lab import config, data
 from xai_lab.data import download as download_module
-from xai_lab.data import loaders
+from xai_lab.data import folders
 
 
-def _official_npz(path: Path, grey: bool = True, with_test: bool = True) -> dict[str, np.ndarray]:
+def _official_npz(
+    path: Path, grey: bool = True, with_test: bool = True, size: int = 28
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    shape = (28, 28) if grey else (28, 28, 3)
+    shape = (size, size) if grey else (size, size, 3)
     arrays = {}
     for split, n in (("train", 12), ("val", 4), ("test", 6)):
         if split == "test" and not with_test:
@@ -43,9 +45,9 @@ def test_official_file_with_all_splits_loads_test(tmp_path):
 
 
 def test_file_directly_in_data_dir_and_other_sizes(tmp_path):
-    _official_npz(tmp_path / "pneumoniamnist_64.npz")
+    _official_npz(tmp_path / "pneumoniamnist_64.npz", size=64)
     ds = data.load("pneumoniamnist", "val", size=64, data_dir=tmp_path)
-    assert len(ds) == 4
+    assert len(ds) == 4 and ds.images.shape[1:] == (64, 64, 1)
     with pytest.raises(ValueError, match="sizes"):
         data.load("pneumoniamnist", "val", size=32, data_dir=tmp_path)
 
@@ -269,8 +271,8 @@ def test_image_folder_raise_mode_names_every_bad_file(tmp_path):
 def test_image_folder_cache_and_subset(tmp_path):
     split = _make_chest_folder(tmp_path, bad=False)
     first = _folder(tmp_path)
-    cached = list((config.cache_dir() / "decoded").glob("chest_xray-*.npz"))
-    assert cached
+    cached = list((config.cache_dir() / "decoded").glob("chest_xray-*.npy"))
+    assert cached and all(p.with_suffix(".json").is_file() for p in cached)
     second = _folder(tmp_path)
     np.testing.assert_array_equal(first.images, second.images)
     # a changed file invalidates the cache
@@ -330,8 +332,9 @@ def test_chest_xray_train_val_grouped_by_patient_and_stable(tmp_path):
     assert val.class_counts.min() >= 1 and train.class_counts.min() >= 1  # stratified
     again = data.load("chest_xray", "val", size=16, data_dir=tmp_path, cache=False)
     assert again.files == val.files
-    # the default size is the dataset's (128 px for chest_xray)
-    assert data.load("chest_xray", "val", data_dir=tmp_path, cache=False).images.shape[1:] == (128, 128, 1)
+    # the default size is the dataset's (128 px for chest_xray): above these 40 px images
+    with pytest.raises(data.ResolutionError, match="size=128"):
+        data.load("chest_xray", "val", data_dir=tmp_path, cache=False)
     with pytest.raises(data.SplitNotFoundError, match="'train' or 'val'"):
         data.load("chest_xray", "all", data_dir=tmp_path)
 
@@ -421,4 +424,85 @@ def test_info_table_matches_medmnist_facts():
         "ordinal",
     ]
     assert info["ham10000"]["label_codes"] == ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-    assert loaders.IMAGE_SUFFIXES
+    assert folders.IMAGE_SUFFIXES
+
+
+# ------------------------------------------------------- MedMNIST+ sizes on demand (HTTP)
+@pytest.fixture
+def http_folder(tmp_path):
+    """A local HTTP server over a folder: (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _serve(monkeypatch, name: str, size: int, url: str, md5: str) -> None:
+    entry = dict(data.INFO[name]["files"][size], url=url, md5=md5)
+    monkeypatch.setitem(data.INFO[name], "files", {**data.INFO[name]["files"], size: entry})
+
+
+@pytest.mark.parametrize("name", ["pneumoniamnist", "dermamnist", "retinamnist"])
+def test_medmnist_plus_size_downloads_over_http_and_is_cached(tmp_path, monkeypatch, http_folder, name):
+    folder, base = http_folder
+    grey = data.INFO[name]["n_channels"] == 1
+    arrays = _official_npz(folder / f"{name}_128.npz", grey=grey, size=128)
+    payload = (folder / f"{name}_128.npz").read_bytes()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XAI_LAB_CACHE_DIR", str(cache))
+    monkeypatch.delenv("XAI_LAB_OFFLINE")
+    monkeypatch.delenv("XAI_LAB_DATA_DIR", raising=False)
+    _serve(monkeypatch, name, 128, f"{base}/{name}_128.npz", hashlib.md5(payload).hexdigest())
+    ds = data.load(name, "val", size=128)
+    assert ds.origin == "download" and ds.images.shape == (4, 128, 128, 1 if grey else 3)
+    np.testing.assert_array_equal(ds.images.reshape(arrays["val_images"].shape), arrays["val_images"])
+    stored = cache / "medmnist" / f"{name}_128.npz"
+    assert stored.read_bytes() == payload
+    assert [p.name for p in stored.parent.iterdir()] == [stored.name]  # renamed into place
+    (folder / f"{name}_128.npz").unlink()  # the next load must not need the network
+    assert data.load(name, "train", size=128).origin == "cache"
+
+
+def test_medmnist_plus_bad_checksum_over_http_keeps_nothing(tmp_path, monkeypatch, http_folder):
+    folder, base = http_folder
+    _official_npz(folder / "pneumoniamnist_64.npz", size=64)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XAI_LAB_CACHE_DIR", str(cache))
+    monkeypatch.delenv("XAI_LAB_OFFLINE")
+    monkeypatch.delenv("XAI_LAB_DATA_DIR", raising=False)
+    _serve(monkeypatch, "pneumoniamnist", 64, f"{base}/pneumoniamnist_64.npz", "f" * 32)
+    with pytest.raises(data.DatasetNotFoundError, match="checksum mismatch") as err:
+        data.load("pneumoniamnist", "train", size=64)
+    assert err.value.not_downloaded.startswith("the download failed")
+    assert not list((cache / "medmnist").iterdir())
+    _serve(monkeypatch, "pneumoniamnist", 64, f"{base}/missing.npz", "f" * 32)
+    with pytest.raises(data.DatasetNotFoundError, match="404"):
+        data.load("pneumoniamnist", "train", size=64)
+    assert not list((cache / "medmnist").iterdir())
+
+
+@pytest.mark.parametrize("size", [64, 128, 224])
+def test_medmnist_plus_offline_names_the_file_and_where_to_put_it(tmp_path, monkeypatch, size):
+    monkeypatch.delenv("XAI_LAB_DATA_DIR", raising=False)
+    with pytest.raises(data.DatasetNotFoundError) as err:
+        data.load("dermamnist", "train", size=size)
+    message = str(err.value)
+    filename = f"dermamnist_{size}.npz"
+    assert filename in message and f"<folder>/medmnist/{filename}" in message
+    assert "XAI_LAB_DATA_DIR=<folder>" in message and data.INFO["dermamnist"]["files"][size]["md5"] in message
+    assert err.value.filename == filename and err.value.not_downloaded == "XAI_LAB_OFFLINE is set"
+    ds, text = data.load_best("dermamnist", "val", size=size, phantom_n=8)
+    assert ds.origin == "phantom" and ds.images.shape[1:] == (size, size, 3)
+    assert filename in text and "XAI_LAB_OFFLINE is set" in text and "\n" not in text

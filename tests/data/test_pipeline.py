@@ -75,3 +75,78 @@ def test_bad_augment_name():
     pytest.importorskip("tensorflow")
     with pytest.raises(ValueError, match="augment"):
         data.make_tf_dataset(phantoms.make("skin", 7), augment="mri")
+
+
+# ----------------------------------------------------------------- streaming from disk
+def _epoch(pipe) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = zip(*pipe.as_numpy_iterator(), strict=True)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_memory_mapped_images_are_streamed_once_per_epoch_with_their_labels(tmp_path):
+    pytest.importorskip("tensorflow")
+    from xai_lab.data import pipeline, store
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (45, 12, 12, 1), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(45)  # an id in each image
+    labels = np.arange(45) % 3
+    np.save(tmp_path / "x.npy", images)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="c")
+    assert store.is_file_backed(mapped) and pipeline.streams(mapped)
+    assert not pipeline.streams(images)
+    pipe = data.make_tf_dataset(mapped, batch_size=8, labels=labels, seed=5)
+    orders = []
+    for _ in range(2):
+        x, y = _epoch(pipe)
+        ids = np.rint(x[:, 0, 0, 0] * 255).astype(int)
+        assert sorted(ids) == list(range(45))  # every image once
+        np.testing.assert_array_equal(y, labels[ids])  # with its own label
+        np.testing.assert_allclose(x, images[ids] / 255.0, atol=1e-6)
+        orders.append(ids)
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+    again, _ = _epoch(data.make_tf_dataset(mapped, batch_size=8, labels=labels, seed=5))
+    np.testing.assert_array_equal(np.rint(again[:, 0, 0, 0] * 255).astype(int), orders[0])
+    # augmentation and an explicit choice of way work on both ways
+    x, _ = _epoch(data.make_tf_dataset(mapped, batch_size=8, labels=labels, augment="xray", stream=True))
+    assert x.shape == (45, 12, 12, 1) and 0.0 <= x.min() and x.max() <= 1.0
+    x, y = _epoch(data.make_tf_dataset(mapped, batch_size=8, labels=labels, shuffle=False, stream=False))
+    np.testing.assert_array_equal(y, labels)
+
+
+def test_large_in_memory_arrays_are_streamed(monkeypatch):
+    pytest.importorskip("tensorflow")
+    from xai_lab.data import budget, pipeline
+
+    images = np.zeros((10, 8, 8, 1), np.uint8)
+    monkeypatch.setattr(budget, "IN_MEMORY_BYTES", images.nbytes - 1)
+    assert pipeline.streams(images)
+    x, y = _epoch(data.make_tf_dataset(images, labels=np.zeros(10), batch_size=4))
+    assert x.shape == (10, 8, 8, 1) and len(y) == 10
+    with pytest.raises(ValueError, match="10 images but 9 labels"):
+        data.make_tf_dataset(images, labels=np.zeros(9))
+
+
+def test_fit_trains_on_a_dataset_the_loader_memory_mapped(tmp_path, monkeypatch):
+    pytest.importorskip("keras")
+    import keras
+
+    from xai_lab import training
+    from xai_lab.data import budget, store
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 100, (64, 16, 16)) + 120 * (np.arange(64) % 2)[:, None, None]
+    arrays = {f"{s}_images": x.astype(np.uint8) for s in ("train", "val")}
+    arrays.update({f"{s}_labels": (np.arange(64) % 2).reshape(-1, 1) for s in ("train", "val")})
+    np.savez_compressed(tmp_path / "pneumoniamnist_64.npz", **{
+        k: (np.repeat(np.repeat(v, 4, 1), 4, 2) if k.endswith("images") else v) for k, v in arrays.items()
+    })
+    monkeypatch.setattr(budget, "IN_MEMORY_BYTES", 1000)
+    train = data.load("pneumoniamnist", "train", size=64, data_dir=tmp_path)
+    val = data.load("pneumoniamnist", "val", size=64, data_dir=tmp_path)
+    assert store.is_file_backed(train.images)
+    inputs = keras.Input((64, 64, 1))
+    h = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h)))
+    result = training.fit(model, train, val, epochs=2, batch_size=16, augment="auto", seed=0)
+    assert result.epochs_run == 2 and np.isfinite(result.history["loss"]).all()

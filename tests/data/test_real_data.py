@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xai_lab import data
-from xai_lab.data.loaders import chest_xray_split, ham10000_split, list_image_folder
+from xai_lab.data import chest_xray_split, ham10000_split, list_image_folder
 
 
 def test_pneumoniamnist_train_and_val(real_data_dir):
@@ -132,3 +132,20 @@ def test_duplicate_finder_reports_pneumoniamnist_train_val_overlaps(real_data_di
     # no false near duplicates: anything reported is visually the same image
     assert np.all(report.mean_abs_diff < 3.0)
     assert "10 exact" in report.summary()
+
+
+def test_sizes_above_the_shared_copies_are_refused(real_data_dir):
+    with pytest.raises(data.ResolutionError, match="224 pixels.*size=256"):
+        data.load("chest_xray", "val", size=256, data_dir=real_data_dir)
+    with pytest.raises(data.ResolutionError, match="128 pixels.*size=256"):
+        data.load("ham10000", "val", size=256, data_dir=real_data_dir)
+
+
+def test_no_false_colour_or_skip_warnings_on_the_shared_copies(real_data_dir):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a skipped or colour-converted file would raise here
+        grey = data.load("chest_xray", "val", size=64, data_dir=real_data_dir, per_class=60)
+        colour = data.load("ham10000", "val", size=64, data_dir=real_data_dir)
+    assert grey.skipped == [] and colour.skipped == [] and len(colour) == 897

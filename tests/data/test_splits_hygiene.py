@@ -133,3 +133,10 @@ def test_grouped_splits_refuses_fractions_that_leave_no_training_data():
         data.grouped_splits([0, 1, 0, 1], [1, 2, 3, 4], {"val": 0.5, "test": 0.5})
     with pytest.raises(ValueError, match="implied"):
         data.grouped_splits([0, 1], [1, 2], {"train": 0.5})
+
+
+def test_grouped_splits_of_nothing_is_empty_not_an_argmax_error():
+    parts = data.grouped_splits([], [], {"val": 0.15, "test": 0.15})
+    assert {k: len(v) for k, v in parts.items()} == {"train": 0, "val": 0, "test": 0}
+    train, val = data.grouped_split([], [], 0.2)
+    assert len(train) == len(val) == 0

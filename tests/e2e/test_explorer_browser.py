@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -111,7 +114,11 @@ def explorer_url(tmp_path_factory, trained_models, real_data_dir):
                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
         _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/"
+        # the command prints the URL with this session's token, as Jupyter servers do
+        printed = re.search(rf"http://127\.0\.0\.1:{port}/\?token=[0-9a-f]+",
+                            (base / "explorer.log").read_text(errors="replace"))
+        assert printed, "the explorer did not print its URL with a token"
+        yield printed.group(0)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -149,6 +156,35 @@ def _assert_results(page) -> None:
         assert box is not None and box["width"] > 100 and box["height"] > 100, (method, box)
         natural = image.evaluate("el => [el.complete, el.naturalWidth, el.naturalHeight]")
         assert natural[0] and natural[1] > 0 and natural[2] > 0, (method, natural)
+
+
+def test_requests_need_the_token_and_a_local_host_name(explorer_url):
+    """The same guards as a Jupyter server: a token, and a Host allow-list (DNS rebinding).
+
+    None of these requests gets as far as starting a kernel.
+    """
+    base = explorer_url.split("?", 1)[0]
+    opener = urllib.request.build_opener(_NoRedirect)
+
+    def status(url: str, host: str | None = None) -> int:
+        request = urllib.request.Request(url)
+        if host:
+            request.add_header("Host", host)
+        try:
+            return opener.open(request, timeout=30).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    port = urlparse(base).port
+    assert status(base) == 302  # to the login page: no token
+    assert status(base + "?token=0123") == 302  # a wrong token
+    assert status(explorer_url, host=f"rebinding.example:{port}") == 403
+    assert status(base, host=f"rebinding.example:{port}") == 403
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # report the 302 instead of following it
+        return None
 
 
 def test_upload_predict_explain_error_and_recover(explorer_url, real_data_dir, tmp_path):

@@ -56,3 +56,17 @@ def test_runtime_and_postbuild():
     post = BINDER / "postBuild"
     assert post.stat().st_mode & 0o111, "binder/postBuild must be executable"
     assert re.search(r"pip install .*-e \.", post.read_text()), "postBuild must install the package"
+
+
+def test_start_sets_the_session_and_runs_the_command():
+    """repo2docker runs ``binder/start <command>``: it must exec the command with TF quiet."""
+    import subprocess
+
+    start = BINDER / "start"
+    assert start.stat().st_mode & 0o111, "binder/start must be executable"
+    done = subprocess.run(
+        [str(start), sys.executable, "-c", "import os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3"

@@ -204,16 +204,17 @@ def read_model_entry(folder: Path) -> ModelEntry:
     if dataset is None:
         notes.append("metrics.json does not name the dataset: the task is unknown")
 
-    def number(key: str) -> float | None:
-        value = calibration.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
-            return float(value)
-        return None
+    from xai_lab.training.recipes import CalibrationFileError, check_calibration
 
-    temperature = number("temperature")
-    if temperature is not None and temperature <= 0:
-        notes.append(f"calibration.json has a non-positive temperature {temperature}; ignored")
-        temperature = None
+    temperature = threshold = None
+    if calibration:
+        try:  # the one check of calibration files (also used by `xai-lab evaluate`)
+            checked = check_calibration(calibration, source="calibration.json")
+        except CalibrationFileError as exc:
+            notes.append(f"{exc}; the calibration is ignored")
+        else:
+            temperature = checked["temperature"] if "temperature" in calibration else None
+            threshold = checked["threshold"]
     if not calibration:
         notes.append("no calibration.json: probabilities are the raw softmax")
     return ModelEntry(
@@ -224,7 +225,7 @@ def read_model_entry(folder: Path) -> ModelEntry:
         label_names=[str(s) for s in labels],
         metrics=metrics,
         temperature=temperature,
-        threshold=number("threshold"),
+        threshold=threshold,
         notes=notes,
     )
 
@@ -272,9 +273,11 @@ class Case:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    """Class probabilities of one image's (K,) logits (:func:`xai_lab.models.probabilities`)."""
+    from xai_lab.models import probabilities
+
+    z = np.asarray(z)
+    return probabilities(z.reshape(1, -1))[0] if z.ndim == 1 else probabilities(z)
 
 
 def _resize_float(m: np.ndarray, size: int) -> np.ndarray:
@@ -390,7 +393,10 @@ class ExplorerApp:
             model = models.load(entry.model_file)
         except (models.ModelFileError, OSError) as exc:
             raise ExplorerError(f"Cannot load the model {entry.name!r}: {exc}") from exc
-        n_out = int(model.outputs[0].shape[-1])
+        try:
+            n_out = models.output_classes(model)
+        except models.ModelOutputError as exc:
+            raise ExplorerError(f"Cannot use the model {entry.name!r}: {exc}") from exc
         if not entry.label_names or len(entry.label_names) != n_out:
             if entry.label_names:
                 entry.notes.append(
@@ -559,7 +565,7 @@ class ExplorerApp:
 
         self._require_model()
         x, notes = self.prepare(image, name)
-        logits = predict_logits(self.model, x[None])[0]
+        logits = predict_logits(self.model, x[None])[0]  # log-probabilities for a softmax model
         temperature = self.entry.temperature or 1.0
         probs = softmax(logits / temperature)
         predicted = int(np.argmax(probs))

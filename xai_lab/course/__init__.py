@@ -8,7 +8,7 @@ right: sigmoid(0) = 1 / (1 + e^0) = 0.5
 
 from __future__ import annotations
 
-from . import exercises_applications, exercises_explain  # noqa: F401  (register their exercises)
+from . import exercises_applications, exercises_explain, exercises_graphs  # noqa: F401  (register their exercises)
 from .exercises import EXERCISES, CheckResult, check, questions
 
 __all__ = ["EXERCISES", "CheckResult", "check", "questions"]

@@ -35,6 +35,12 @@ class Dataset:
     origin : str
         How the data was found: ``"data_dir"``, ``"XAI_LAB_DATA_DIR"``, ``"cache"``,
         ``"download"`` or ``"phantom"``.
+    skipped : list of (file, reason) or None
+        For folder / CSV datasets, the files that could not be used, with the reason.
+
+    ``images`` may be memory-mapped from the local cache (``numpy.memmap``, copy-on-write)
+    when the loader found them larger than :data:`~xai_lab.data.budget.IN_MEMORY_BYTES`; it
+    behaves as any array, and :func:`~xai_lab.data.make_tf_dataset` streams it from disk.
     """
 
     images: np.ndarray
@@ -48,6 +54,7 @@ class Dataset:
     shortcut_masks: np.ndarray | None = None
     files: list[str] | None = field(default=None, repr=False)
     origin: str = ""
+    skipped: list[tuple[str, str]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         images = np.asarray(self.images)

@@ -22,6 +22,17 @@ Augmentation per modality (``augment=``)
     of each other, so a flip gives a plausible fundus of the other eye) and mild brightness
     (+-0.05) and contrast (x0.9-1.1) for illumination differences between cameras.
 
+Two ways in
+-----------
+Arrays up to :data:`~xai_lab.data.budget.IN_MEMORY_BYTES` (128 MiB: every 28 px set, chest_xray
+at 128 px) go in whole (``from_tensor_slices``), as they always did. Larger ones, and arrays
+memory-mapped from the local cache (what the loaders return for large sets), are **streamed**:
+a shuffled index per epoch, batches read from the array (from disk for a memory-mapped one) by
+``tf.numpy_function``, then the same scaling, augmentation, batching and prefetching. Only a
+few batches are in memory at a time; the in-memory way holds the array about three times
+(NumPy, TensorFlow's copy, the shuffle buffer). ``stream=`` overrides the choice;
+:func:`streams` says which way an array goes. Figures: ``benchmarks/data_pipeline.py``.
+
 References
 ----------
 Shorten, C., Khoshgoftaar, T. M. (2019). A survey on image data augmentation for deep
@@ -34,6 +45,9 @@ import math
 from typing import Any
 
 import numpy as np
+
+from . import budget
+from .store import is_file_backed
 
 AUGMENTATIONS = ("xray", "dermoscopy", "fundus")
 
@@ -146,6 +160,38 @@ def augment_image(image: Any, seed: Any, kind: str) -> Any:
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def streams(images: Any) -> bool:
+    """True when :func:`make_tf_dataset` streams ``images`` by default: memory-mapped from a
+    file, or larger than :data:`~xai_lab.data.budget.IN_MEMORY_BYTES`."""
+    return is_file_backed(images) or int(np.asarray(images).nbytes) > budget.IN_MEMORY_BYTES
+
+
+def _streamed(tf: Any, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool,
+              seed: int) -> Any:
+    """Unbatched ``(uint8 image, int32 label)`` read in batches by index from ``images``."""
+    n = len(images)
+
+    def read(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        index = np.sort(index)  # ascending reads are sequential on disk; a batch is a set
+        return np.ascontiguousarray(images[index]), labels[index]
+
+    def read_batch(index: Any) -> tuple[Any, Any]:
+        x, y = tf.numpy_function(read, [index], (tf.uint8, tf.int32), stateful=False)
+        x.set_shape((None,) + images.shape[1:])
+        y.set_shape((None,))
+        return x, y
+
+    index = tf.data.Dataset.range(n)
+    if shuffle:
+        index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    return (
+        index.batch(batch_size)
+        .map(read_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .unbatch()
+        .apply(tf.data.experimental.assert_cardinality(n))  # Keras then knows an epoch's steps
+    )
+
+
 def make_tf_dataset(
     ds: Any,
     batch_size: int = 64,
@@ -154,6 +200,7 @@ def make_tf_dataset(
     seed: int = 0,
     labels: Any | None = None,
     drop_remainder: bool = False,
+    stream: bool | None = None,
 ) -> Any:
     """A batched ``tf.data.Dataset`` of ``(images float32 [0, 1], labels int32)``.
 
@@ -168,6 +215,9 @@ def make_tf_dataset(
     shuffle : bool
         Reshuffle every epoch (seeded).
     seed : int
+    stream : bool, optional
+        Read batches from the array (from disk when it is memory-mapped) instead of copying it
+        into TensorFlow; default :func:`streams` (large or memory-mapped arrays).
     """
     import tensorflow as tf
 
@@ -176,16 +226,23 @@ def make_tf_dataset(
     if hasattr(ds, "images"):
         images, labels = ds.images, ds.labels
     else:
-        images = np.asarray(ds)
+        images = ds
         if labels is None:
             raise ValueError("pass labels= with a bare image array")
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
     labels = np.asarray(labels).reshape(-1).astype(np.int32)
-    data = tf.data.Dataset.from_tensor_slices((images, labels))
-    if shuffle:
-        data = data.shuffle(min(len(images), 10_000), seed=seed, reshuffle_each_iteration=True)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if stream is None:
+        stream = streams(images)
+    if stream:
+        data = _streamed(tf, images, labels, batch_size, shuffle, seed)
+    else:
+        data = tf.data.Dataset.from_tensor_slices((images, labels))
+        if shuffle:
+            data = data.shuffle(min(len(images), 10_000), seed=seed, reshuffle_each_iteration=True)
 
     def scale(x: Any, y: Any) -> tuple[Any, Any]:
         return tf.cast(x, tf.float32) / 255.0, y

@@ -60,6 +60,8 @@ def grouped_split(
     groups = np.asarray(groups).reshape(-1)
     if len(groups) != len(labels):
         raise ValueError(f"{len(labels)} labels but {len(groups)} groups")
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     group_ids, inverse = np.unique(groups, return_inverse=True)
     sizes = np.bincount(inverse, minlength=len(group_ids))
     classes, label_idx = np.unique(labels, return_inverse=True)
@@ -122,6 +124,9 @@ def grouped_splits(
     total = sum(_check_fraction(f) for f in fractions.values())
     if not total < 1.0:
         raise ValueError(f"the held-out fractions add up to {total}; they must leave training data")
+    if len(labels) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"train": empty, **{side: empty.copy() for side in sides}}
     group_ids, inverse = np.unique(groups.astype(str), return_inverse=True)
     sizes = np.bincount(inverse, minlength=len(group_ids))
     classes, label_idx = np.unique(labels, return_inverse=True)

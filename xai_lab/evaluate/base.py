@@ -13,6 +13,7 @@ import numpy as np
 
 from ..explain.base import as_model_input
 from ..explain.explanation import Explanation
+from ..models.io import logits_from_outputs
 from ..models.working_set import chunk_size
 
 
@@ -128,7 +129,7 @@ def predict_logits(model: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarr
         out = model(x[start : start + step], training=False)
         if isinstance(out, (list, tuple)):
             out = out[0]
-        outs.append(np.asarray(out, dtype=np.float64))
+        outs.append(logits_from_outputs(model, out).astype(np.float64))  # no softmax twice
     logits = np.concatenate(outs) if outs else np.zeros((0, 0))
     if logits.ndim != 2:
         raise ValueError(f"the model's output has shape {logits.shape}; metrics need (N, n_classes) logits")

@@ -54,6 +54,22 @@ def as_model_input(images: Any) -> np.ndarray:
     return x
 
 
+def check_image_model(model: Any) -> None:
+    """Refuse, with :class:`UnsupportedModelError`, a model without one (N, H, W, C) image input
+    (e.g. a graph network of :mod:`xai_lab.graphs`, whose explanations are per node)."""
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, ValueError, TypeError):  # not built / not a Keras model: other checks say why
+        return
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        shapes = [tuple(t.shape) for t in inputs]
+        raise UnsupportedModelError(
+            f"the model takes {len(inputs)} input(s) of shapes {shapes}; pixel explainers need one "
+            "(N, H, W, C) image input. A graph network of xai_lab.graphs is explained per node: "
+            "graphs.get_explainer(name).explain(model, graphs)"
+        )
+
+
 def check_output(model: Any) -> int:
     """The number of classes of ``model``'s one (N, n_classes) output; a clear error otherwise."""
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
@@ -133,6 +149,7 @@ class Explainer:
         -------
         Explanation
         """
+        check_image_model(model)
         self.check_model(model)
         x = as_model_input(images)
         if self.predicts:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _args
+
 #: Settings that keep the slow methods to seconds on 28 x 28 images (the demo's budget).
 #: Epochs of the pneumonia recipe's CNN in the demo: about 90 s on 2 cores, so that the whole
 #: demo stays under 3 minutes (``xai-lab train --dataset pneumoniamnist`` runs the full recipe).
@@ -36,13 +38,25 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="xai-lab-output", help="output folder (default: %(default)s)")
-    parser.add_argument("--images", type=int, default=6, help="validation images to explain")
+    parser.add_argument("--out", type=_args.not_a_file, default="xai-lab-output",
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--images", type=_args.positive_int, default=6, help="validation images to explain")
     parser.add_argument(
-        "--epochs", type=int, default=DEMO_EPOCHS, help="training epochs (default: %(default)s)"
+        "--epochs", type=_args.positive_int, default=DEMO_EPOCHS, help="training epochs (default: %(default)s)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: XAI_LAB_SEED or 0)")
-    parser.add_argument("--data-dir", default=None, help="folder with the dataset files (else XAI_LAB_DATA_DIR)")
+    parser.add_argument("--seed", type=_args.seed, default=None, help="random seed (default: XAI_LAB_SEED or 0)")
+    parser.add_argument("--data-dir", type=_args.existing_dir, default=None,
+                        help="folder with the dataset files (else XAI_LAB_DATA_DIR)")
+
+
+def check_demo_arguments(args: argparse.Namespace) -> None:
+    """Before any work: ``--out`` may receive a run (new, empty, or a previous demo's)."""
+    from ..training.recipes import OutputFolderError, check_out_dir
+
+    try:
+        check_out_dir(args.out)
+    except OutputFolderError as exc:
+        raise _args.UsageError(f"--out: {exc}") from exc
 
 
 def run_demo(args: argparse.Namespace) -> int:

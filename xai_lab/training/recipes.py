@@ -23,10 +23,26 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_dir, atomic_path
 
 FAST_TRAIN_SAMPLES = 600
 FAST_EPOCHS = 2
+
+#: The files a run folder holds (:func:`train_on`); ``xai-lab demo`` adds ``report.html``.
+RUN_FILES = ("model.keras", "metrics.json", "history.json", "calibration.json", "recipe.json")
+#: What an existing output folder may hold for a new run to replace it as a whole.
+REPLACEABLE_FILES = (*RUN_FILES, "report.html")
+
+
+TASKS = ("binary", "multiclass", "ordinal")
+
+
+class OutputFolderError(ValueError):
+    """An output folder cannot receive a run (a file, foreign contents, not writable)."""
+
+
+class CalibrationFileError(ValueError):
+    """A calibration.json that cannot be used: unreadable, malformed, or a value out of range."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,164 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return path
 
 
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Check, before any work, that a run may be written to ``out_dir``; returns it as a Path.
+
+    The folder is replaced as a whole when the run ends (:func:`xai_lab._atomic.atomic_dir`),
+    so it must be missing, empty, or hold only what a run writes (:data:`REPLACEABLE_FILES`,
+    and hidden temporary files of an interrupted write); anything else would be deleted with
+    it, so it is refused. Its parent must exist as a writable folder or be creatable.
+
+    Raises
+    ------
+    OutputFolderError
+        Saying what is wrong with the folder and what to do.
+    """
+    out = Path(out_dir).expanduser()
+    if str(out_dir).strip() == "":
+        raise OutputFolderError("the output folder is empty: give a folder name")
+    if out.is_symlink():
+        raise OutputFolderError(
+            f"output folder {out} is a symbolic link: give the folder it points to "
+            f"({out.resolve()}) or another --out"
+        )
+    if out.exists():
+        if not out.is_dir():
+            raise OutputFolderError(
+                f"output folder {out} exists and is not a folder: choose another --out"
+            )
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise OutputFolderError(
+                f"output folder {out} is the current folder or holds it; a run replaces its "
+                "folder as a whole: choose a subfolder, e.g. --out run1"
+            )
+        foreign = sorted(
+            p.name + ("/" if p.is_dir() else "")
+            for p in out.iterdir()
+            if not _is_replaceable(p)
+        )
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise OutputFolderError(
+                f"output folder {out} holds {shown}, which a run does not write; a new run "
+                "replaces the folder as a whole, so choose a new or empty folder for --out"
+            )
+        if not os.access(out.parent.resolve(), os.W_OK):
+            raise OutputFolderError(f"cannot write beside {out}: {out.parent} is not writable")
+        return out
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputFolderError(f"cannot create output folder {out}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise OutputFolderError(f"cannot create output folder {out}: {ancestor} is not writable")
+    return out
+
+
+def _is_replaceable(entry: Path) -> bool:
+    if entry.is_dir() and not entry.is_symlink():
+        return False
+    name = entry.name
+    return name in REPLACEABLE_FILES or any(name.startswith(f".{f}.") for f in REPLACEABLE_FILES)
+
+
+def write_run(out_dir: str | os.PathLike, model: Any, files: dict[str, Any]) -> dict[str, str]:
+    """Write a run folder as a whole: ``model.keras`` and one JSON file per ``files`` entry.
+
+    Everything goes into a sibling temporary folder that then replaces ``out_dir`` (see
+    :func:`xai_lab._atomic.atomic_dir`): a reader sees the previous run or this one, never the
+    new model beside the old calibration; an interruption leaves the previous run as it was.
+    Returns ``{"model": path, "<stem>": path, ...}`` (final paths).
+    """
+    from .. import models as zoo
+
+    out = check_out_dir(out_dir)
+    with atomic_dir(out) as tmp:
+        zoo.save(model, tmp / "model.keras")
+        for name, obj in files.items():
+            write_json(tmp / name, obj)
+    return {"model": str(out / "model.keras"), **{Path(n).stem: str(out / n) for n in files}}
+
+
+def read_calibration(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a ``calibration.json`` (as :func:`train_on` writes it).
+
+    Returns the file's object with ``temperature`` (a positive finite number; 1.0 when the
+    key is absent) and ``threshold`` (a number in [0, 1], or None when absent or null) checked,
+    and ``task`` (when present) one of :data:`TASKS`.
+
+    Raises
+    ------
+    CalibrationFileError
+        Naming the file and the field: unreadable, not JSON, not a JSON object, a temperature
+        that is zero, negative, not a number or not finite (it would invert or break every
+        probability), a threshold outside [0, 1], an unknown task.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise CalibrationFileError(f"calibration file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationFileError(f"cannot read calibration file {path}: {exc}") from exc
+    try:
+        cal = json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError, or a number too large for Python
+        raise CalibrationFileError(
+            f"calibration file {path} is not valid JSON ({exc}); re-create it with "
+            "`xai-lab train` or pass another --calibration"
+        ) from exc
+    if not isinstance(cal, dict):
+        raise CalibrationFileError(
+            f"calibration file {path} holds a JSON {type(cal).__name__}, not an object "
+            '({"temperature": ..., "threshold": ...})'
+        )
+    return check_calibration(cal, source=str(path))
+
+
+def check_calibration(cal: dict[str, Any], source: str = "calibration") -> dict[str, Any]:
+    """Check the fields of a calibration object (see :func:`read_calibration`); a checked copy."""
+    out = dict(cal)
+    temperature = cal.get("temperature", 1.0)
+    value = _finite(temperature)
+    if value is None or value <= 0:
+        raise CalibrationFileError(
+            f"{source}: field 'temperature' is {temperature!r}; it must be a positive finite "
+            "number (probabilities are softmax(logits / temperature)): re-calibrate with "
+            "`xai-lab train` or fix the file"
+        )
+    out["temperature"] = value
+    threshold = cal.get("threshold")
+    if threshold is not None:
+        value = _finite(threshold)
+        if value is None or not (0.0 <= value <= 1.0):
+            raise CalibrationFileError(
+                f"{source}: field 'threshold' is {threshold!r}; a decision threshold on "
+                "P(positive) must be a number in [0, 1] (or null for none)"
+            )
+        out["threshold"] = value
+    else:
+        out["threshold"] = None
+    task = cal.get("task")
+    if task is not None and task not in TASKS:
+        raise CalibrationFileError(
+            f"{source}: field 'task' is {task!r}; it must be one of {', '.join(TASKS)}"
+        )
+    return out
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None when it is not a (finite) JSON number."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if np.isfinite(number) else None
+
+
 def jsonable(obj: Any) -> Any:
     """Numpy scalars/arrays to Python, NaN/inf to None, tuples to lists (recursively)."""
     if isinstance(obj, dict):
@@ -177,8 +351,10 @@ def train_default(
     dataset : str
         A key of :data:`RECIPES` (its INFO row gives the task and augmentation).
     out_dir : path, optional
-        Receives ``model.keras``, ``metrics.json`` (validation figures), ``history.json`` and
-        ``calibration.json`` (temperature, threshold), each written atomically.
+        Receives ``model.keras``, ``metrics.json`` (validation figures), ``history.json``,
+        ``calibration.json`` (temperature, threshold) and ``recipe.json``. The folder is
+        replaced as a whole at the end (:func:`write_run`); it is checked before any work
+        (:func:`check_out_dir`): missing, empty, or holding only a previous run.
     model : str, optional
         Another model family than the recipe's (then with default options plus ``options``).
     epochs, seed, size : optional
@@ -198,6 +374,8 @@ def train_default(
     from .. import config, data
 
     recipe = get_recipe(dataset)
+    if out_dir is not None:
+        check_out_dir(out_dir)  # before any work
     seed = config.seed() if seed is None else int(seed)
     size = recipe.size if size is None else int(size)
     if data_file is not None:
@@ -257,8 +435,12 @@ def train_on(
     from .trainer import fit, set_seed
 
     recipe = get_recipe(dataset)
+    if out_dir is not None:
+        check_out_dir(out_dir)  # before any work
     seed = config.seed() if seed is None else int(seed)
     n_epochs = recipe.epochs if epochs is None else int(epochs)
+    if n_epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {n_epochs}")
     if config.fast_mode():
         n_epochs = min(n_epochs, FAST_EPOCHS)
     size = int(train.images.shape[1])
@@ -308,12 +490,12 @@ def train_on(
     cal.update(task=task, dataset=dataset, n_classes=train.n_classes, label_names=list(train.label_names))
     paths: dict[str, str] = {}
     if out_dir is not None:
-        out = Path(out_dir)
-        paths["model"] = str(zoo.save(net, out / "model.keras"))
-        paths["metrics"] = str(write_json(out / "metrics.json", {**val_metrics, "fit": fit_info}))
-        paths["history"] = str(write_json(out / "history.json", result.history))
-        paths["calibration"] = str(write_json(out / "calibration.json", cal))
-        paths["recipe"] = str(write_json(out / "recipe.json", asdict(recipe)))
+        paths = write_run(out_dir, net, {
+            "metrics.json": {**val_metrics, "fit": fit_info},
+            "history.json": result.history,
+            "calibration.json": cal,
+            "recipe.json": asdict(recipe),
+        })
     return {
         "recipe": recipe,
         "metrics": val_metrics,
