@@ -148,8 +148,12 @@ def test_loading_a_bad_folder_says_what_is_wrong(agent, tmp_path):
     (folder / "agent.json").write_text(json.dumps(meta))
     with pytest.raises(AgentFileError, match="invalid settings"):
         LandmarkAgent.load(folder)
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(AgentFileError, match="is not a folder"):
         agent.save(folder / "agent.json")
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(AgentFileError, match="notes.txt"):
+        agent.save(folder)
+    assert (folder / "notes.txt").read_text() == "mine"
 
 
 # ------------------------------------------------------------------------ explanations
@@ -282,20 +286,38 @@ def test_cli_train_then_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["train", "--landmark", "carina", "--out", "OUT", "--updates", "0"], "--updates must be at least 1"),
+    (["train", "--landmark", "nose", "--out", "OUT"], "invalid choice: 'nose'"),
+    (["train", "--landmark", "carina", "--out", "OUT", "--updates", "0"], "must be at least 1, got 0"),
+    (["train", "--landmark", "carina", "--out", "OUT", "--size", "16"], "must be at least 32"),
     (["train", "--landmark", "carina", "--out", "OUT", "--seconds", "nan"], "--seconds must be a positive"),
     (["train", "--landmark", "carina", "--out", "FILE"], "is not a folder"),
+    (["train", "--landmark", "carina", "--out", "FOREIGN"], "which an agent folder does not"),
     (["run", "--agent", "MISSING", "--phantoms", "2"], "does not exist"),
-    (["run", "--agent", "OUT", "--phantoms", "2"], "does not exist"),
     (["run", "--agent", "EMPTY", "--phantoms", "2"], "lacks agent.json"),
+    (["run", "--agent", "EMPTY", "--image", "FILE"], "lacks agent.json"),
+    (["run", "--agent", "EMPTY", "--phantoms", "0"], "must be at least 1"),
 ])  # fmt: skip
 def test_cli_refuses_bad_arguments_before_any_work(argv, message, tmp_path, capsys):
     from xai_lab.cli import main
 
     (tmp_path / "FILE").write_text("x")
     (tmp_path / "EMPTY").mkdir()
-    argv = [str(tmp_path / a) if a in ("OUT", "FILE", "MISSING", "EMPTY") else a for a in argv]
+    (tmp_path / "FOREIGN").mkdir()
+    (tmp_path / "FOREIGN" / "thesis.tex").write_text("keep me")
+    names = ("OUT", "FILE", "MISSING", "EMPTY", "FOREIGN")
+    argv = [str(tmp_path / a) if a in names else a for a in argv]
     rc = main(["landmarks", *argv])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "OUT").exists()  # nothing written
+    assert (tmp_path / "FOREIGN" / "thesis.tex").read_text() == "keep me"
+
+
+def test_cli_refuses_a_file_that_is_not_an_image(agent, tmp_path, capsys):
+    from xai_lab.cli import main
+
+    folder = agent.save(tmp_path / "agent")
+    (tmp_path / "notes.png").write_text("not an image at all")
+    rc = main(["landmarks", "run", "--agent", str(folder), "--image", str(tmp_path / "notes.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not an image" in err and "Traceback" not in err

@@ -27,13 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_dir
 from .environment import ACTIONS, LandmarkEnvironment, default_strides
 from .phantoms import LANDMARKS, LandmarkSet, landmark_index
 from .search import SearchResult, run_search
 
 AGENT_FILE = "agent.json"
 NETWORK_FILE = "q_network.keras"
+#: What an agent folder holds (``metrics.json`` is written by ``xai-lab landmarks train``).
+AGENT_FILES = (NETWORK_FILE, AGENT_FILE, "metrics.json")
 STARTS = ("mean", "centre", "random")
 
 
@@ -409,16 +411,17 @@ class LandmarkAgent:
                           self.settings["max_steps_per_scale"], record)  # fmt: skip
 
     # --------------------------------------------------------------------------- save/load
-    def save(self, folder: str | Path) -> Path:
-        """Write ``q_network.keras`` and ``agent.json`` into ``folder`` (atomically each)."""
+    def save(self, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``q_network.keras``, ``agent.json`` and one JSON file per ``extra`` entry.
+
+        The folder is replaced as a whole (:func:`xai_lab._atomic.atomic_dir`): a reader sees the
+        previous agent or this one, never a mix. It must be missing, empty or hold only an agent's
+        files (:func:`check_agent_folder`).
+        """
         from .. import models
 
         self._require_trained()
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(f"{str(folder)!r} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        models.save(self.network, folder / NETWORK_FILE)
+        folder = check_agent_folder(folder)
         meta = {
             "format": 1,
             "landmark": self.landmark,
@@ -430,8 +433,13 @@ class LandmarkAgent:
             "actions": list(ACTIONS),
             "training": self.log.as_dict() if self.log else None,
         }
-        with atomic_path(folder / AGENT_FILE) as tmp:
-            tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        with atomic_dir(folder) as tmp:
+            models.save(self.network, tmp / NETWORK_FILE)
+            (tmp / AGENT_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            for name, obj in (extra or {}).items():
+                if name in (AGENT_FILE, NETWORK_FILE) or name not in AGENT_FILES:
+                    raise ValueError(f"extra files of an agent folder are {AGENT_FILES[2:]}, got {name!r}")
+                (tmp / name).write_text(json.dumps(obj, indent=1, allow_nan=False), encoding="utf-8")
         return folder
 
     @classmethod
@@ -455,6 +463,47 @@ class LandmarkAgent:
             t = meta["training"]
             agent.log = TrainingLog(t["updates"], t["transitions"], t["seconds"], t["stopped_by"], t["history"])
         return agent
+
+
+def check_agent_folder(folder: str | Path) -> Path:
+    """Check, before any work, that an agent may be written to ``folder``; returns it as a Path.
+
+    The folder is replaced as a whole, so it must be missing, empty, or hold only an agent's files
+    (:data:`AGENT_FILES` and hidden temporary files of an interrupted write); anything else would be
+    deleted with it, so it is refused. Its parent must be writable or creatable.
+
+    Raises
+    ------
+    AgentFileError
+        Saying what is wrong and what to do.
+    """
+    import os
+
+    if str(folder).strip() == "":
+        raise AgentFileError("the agent folder name is empty: give a folder name")
+    out = Path(folder).expanduser()
+    if out.is_symlink():
+        raise AgentFileError(f"agent folder {out} is a symbolic link: give the folder it points to or another one")
+    if out.exists():
+        if not out.is_dir():
+            raise AgentFileError(f"{out} exists and is not a folder: choose another folder for the agent")
+        if Path.cwd().resolve().is_relative_to(out.resolve()):
+            raise AgentFileError(f"{out} is the current folder or holds it; saving replaces the folder as a "
+                                 "whole: choose a subfolder")  # fmt: skip
+        foreign = sorted(p.name for p in out.iterdir()
+                         if p.is_dir() or not (p.name in AGENT_FILES or any(p.name.startswith(f".{f}.") for f in AGENT_FILES)))  # fmt: skip
+        if foreign:
+            raise AgentFileError(f"{out} holds {', '.join(foreign[:5])}, which an agent folder does not; saving "
+                                 "replaces the folder as a whole, so choose a new or empty folder")  # fmt: skip
+        if not os.access(out.parent.resolve(), os.W_OK):
+            raise AgentFileError(f"cannot write beside {out}: {out.parent} is not writable")
+        return out
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise AgentFileError(f"cannot create agent folder {out}: {ancestor} is not a writable folder")
+    return out
 
 
 def read_agent_file(folder: str | Path) -> dict[str, Any]:

@@ -9,8 +9,9 @@ image and prints the landmark's (row, column) in the image's own pixels, the mov
 the search ended; on phantoms also the error. Images (PNG, JPEG, DICOM) are converted to the
 agent's channels and resized to its size; the coordinates are scaled back.
 
-Every argument is checked before any work starts (no TensorFlow import, nothing written);
-errors print ``error: ...`` on stderr and exit with status 2.
+Every argument is checked before any work starts (``check_landmarks_arguments``, run by
+``xai_lab.cli``: no TensorFlow import, nothing written); a bad one ends with ``error: ...`` on
+stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,14 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import _args
+from .._args import UsageError
 from .phantoms import LANDMARKS, MIN_SIZE
 
 EXIT_ERROR = 2
 MAX_SIZE = 512
-
-
-class UsageError(ValueError):
-    """A command-line argument is wrong; the message says which and what to do."""
 
 
 def _error(message: Any) -> int:
@@ -42,81 +41,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     train = sub.add_parser("train", help="train a search agent on phantom radiographs")
     train.add_argument("--landmark", required=True, choices=LANDMARKS, help="the landmark to find")
-    train.add_argument("--out", required=True, help="output folder (q_network.keras, agent.json, metrics.json)")
-    train.add_argument("--size", type=int, default=64, help="image size in pixels (default 64; 128 works too)")
-    train.add_argument("--n-train", type=int, default=1000, help="training phantoms (default 1000)")
-    train.add_argument("--n-val", type=int, default=200, help="validation phantoms for metrics.json (default 200)")
-    train.add_argument("--updates", type=int, default=2000, help="double-DQN updates (default 2000)")
+    train.add_argument("--out", required=True, type=_args.not_a_file,
+                       help="output folder (q_network.keras, agent.json, metrics.json); replaced as a whole")  # fmt: skip
+    train.add_argument("--size", type=_args.int_range(MIN_SIZE, MAX_SIZE), default=64,
+                       help="image size in pixels (default 64; 128 works too)")  # fmt: skip
+    train.add_argument("--n-train", type=_args.int_range(10, 100_000), default=1000,
+                       help="training phantoms (default 1000)")  # fmt: skip
+    train.add_argument("--n-val", type=_args.int_range(1, 10_000), default=200,
+                       help="validation phantoms for metrics.json (default 200)")  # fmt: skip
+    train.add_argument("--updates", type=_args.positive_int, default=2000, help="double-DQN updates (default 2000)")
     train.add_argument("--seconds", type=float, default=None, help="stop training after this wall time")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=_args.seed, default=0, help="random seed (default 0)")
     train.add_argument("--verbose", action="store_true", help="print training progress (on stderr)")
     run = sub.add_parser("run", help="search landmarks with a trained agent")
-    run.add_argument("--agent", required=True, help="a folder written by 'xai-lab landmarks train'")
+    run.add_argument("--agent", required=True, type=_args.existing_dir,
+                     help="a folder written by 'xai-lab landmarks train'")  # fmt: skip
     source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--phantoms", type=int, help="search N validation phantoms (errors are known)")
-    source.add_argument("--image", nargs="+", help="image files (PNG, JPEG, DICOM)")
+    source.add_argument("--phantoms", type=_args.int_range(1, 10_000), help="search N phantoms (errors are known)")
+    source.add_argument("--image", nargs="+", type=_args.existing_file, help="image files (PNG, JPEG, DICOM)")
     run.add_argument("--split", default="val", choices=("train", "val"), help="phantom split (default val)")
-    run.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
+    run.add_argument("--seed", type=_args.seed, default=0, help="phantom seed (default 0)")
     run.add_argument("--start", default="mean", choices=("mean", "centre", "random"),
                      help="where searches start (default: the mean training position)")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 # ------------------------------------------------------------------------------ checks
-def check_train_args(args: argparse.Namespace) -> Path:
-    """Validate ``train``'s arguments before any work; returns the output folder."""
-    if not MIN_SIZE <= args.size <= MAX_SIZE:
-        raise UsageError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {args.size}")
-    if args.n_train < 10:
-        raise UsageError(f"--n-train must be at least 10, got {args.n_train}")
-    if args.n_val < 1:
-        raise UsageError(f"--n-val must be at least 1, got {args.n_val}")
-    if args.updates < 1:
-        raise UsageError(f"--updates must be at least 1, got {args.updates}")
-    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
-        raise UsageError(f"--seconds must be a positive number, got {args.seconds}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} exists and is not a folder: choose another path")
-    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-    if not _writable(parent):
-        raise UsageError(f"cannot write into {str(parent)!r}: choose another --out")
-    return out
+def check_landmarks_arguments(args: argparse.Namespace) -> None:
+    """What ``xai-lab landmarks`` checks before any work; raises :class:`~xai_lab._args.UsageError`.
 
+    ``train``: ``--seconds`` is a positive number and ``--out`` may receive an agent (missing,
+    empty, or holding only an agent's files). ``run``: ``--agent`` holds a readable agent
+    description and every ``--image`` decodes (the decoded images are kept in
+    ``args.decoded_images`` for the run).
+    """
+    from .agent import AgentFileError, check_agent_folder, read_agent_file
 
-def _writable(folder: Path) -> bool:
-    import os
-
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-
-
-def check_run_args(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any]]:
-    """Validate ``run``'s arguments before any work: the agent's description and the images."""
+    if args.action == "train":
+        if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+            raise UsageError(f"--seconds must be a positive number, got {args.seconds}")
+        try:
+            check_agent_folder(args.out)
+        except AgentFileError as exc:
+            raise UsageError(f"--out: {exc}") from exc
+        args.decoded_images = []
+        return
     from ..data import images as image_io
     from ..data.errors import ImageReadError
-    from .agent import AgentFileError, read_agent_file
 
     try:
-        meta = read_agent_file(args.agent)
+        read_agent_file(args.agent)
     except AgentFileError as exc:
         raise UsageError(str(exc)) from exc
-    if args.phantoms is not None:
-        if not 1 <= args.phantoms <= 10_000:
-            raise UsageError(f"--phantoms must be between 1 and 10000, got {args.phantoms}")
-        return meta, []
-    images = []
-    for name in args.image:
+    decoded = []
+    for name in args.image or []:
         try:
-            images.append(image_io.read_image(name))
+            decoded.append(image_io.read_image(name))
         except ImageReadError as exc:
             raise UsageError(str(exc)) from exc
-    return meta, images
+    args.decoded_images = decoded
 
 
 # -------------------------------------------------------------------------------- train
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train, save and measure an agent as ``xai-lab landmarks train`` does; returns the metrics."""
-    from .._atomic import atomic_path
     from .agent import LandmarkAgent
     from .evaluate import default_failure_radius, score
     from .phantoms import make
@@ -130,11 +118,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     scores = score("RL agent (double DQN)", args.landmark, found.predictions, val.point(args.landmark),
                    failure_radius=default_failure_radius(args.size), steps=found.steps,
                    converged=found.converged, train_seconds=agent.log.seconds, seconds=found.seconds)  # fmt: skip
-    agent.save(out)
     metrics = {**scores.as_dict(), "split": "val", "size": args.size, "n_train": args.n_train,
                "updates": agent.log.updates, "stopped_by": agent.log.stopped_by, "seed": args.seed}  # fmt: skip
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(_jsonable(metrics), indent=1, allow_nan=False), encoding="utf-8")
+    agent.save(out, extra={"metrics.json": _jsonable(metrics)})
     return metrics
 
 
@@ -151,7 +137,7 @@ def _jsonable(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------- run
-def search_images(args: argparse.Namespace, meta: dict[str, Any], images: list[Any]) -> dict[str, Any]:
+def search_images(args: argparse.Namespace, images: list[Any]) -> dict[str, Any]:
     """Search as ``xai-lab landmarks run`` does; returns the JSON-ready result."""
     import numpy as np
 
@@ -191,16 +177,11 @@ def run(args: argparse.Namespace) -> int:
     from ..models.io import ModelFileError
     from .agent import AgentFileError
 
-    try:
-        if args.action == "train":
-            check_train_args(args)
-        else:
-            meta, images = check_run_args(args)
-    except UsageError as exc:
-        return _error(exc)
+    if not hasattr(args, "decoded_images"):  # called without xai_lab.cli: check here
+        check_landmarks_arguments(args)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result
-            result = train(args) if args.action == "train" else search_images(args, meta, images)
+            result = train(args) if args.action == "train" else search_images(args, args.decoded_images)
     except (AgentFileError, ModelFileError, OSError) as exc:
         return _error(exc)
     if args.action == "train":
