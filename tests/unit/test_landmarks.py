@@ -222,3 +222,35 @@ def test_exercises_of_notebook_18():
 
     assert check("18.explained_action", "left", trajectory=T()) and not check("18.explained_action", "up", trajectory=T())
 
+
+
+def test_cli_argument_errors_come_before_tensorflow(tmp_path):
+    """``xai-lab landmarks`` refuses bad arguments in a fresh process without importing TensorFlow."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "a-file.txt").write_text("x")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "thesis.tex").write_text("precious")
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ["landmarks", "train", "--landmark", "carina", "--out", str(tmp_path / "r"), "--updates", "0"],
+        ["landmarks", "train", "--landmark", "carina", "--out", str(tmp_path / "a-file.txt")],
+        ["landmarks", "train", "--landmark", "carina", "--out", str(tmp_path / "notes")],
+        ["landmarks", "train", "--landmark", "carina", "--out", str(tmp_path / "r"), "--seconds", "-1"],
+        ["landmarks", "run", "--agent", str(tmp_path / "missing"), "--phantoms", "2"],
+        ["landmarks", "run", "--agent", str(tmp_path / "empty"), "--image", str(tmp_path / "a-file.txt")],
+        ["landmarks"],
+    ]
+    code = (
+        "import json, sys\n"
+        "from xai_lab.cli import main\n"
+        f"codes = [main(a) for a in {cases!r}]\n"
+        "print(json.dumps({'codes': codes, 'tf': 'tensorflow' in sys.modules}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"codes": [2] * len(cases), "tf": False}
+    assert "Traceback" not in done.stderr and done.stderr.count("error:") >= len(cases)
+    assert not (tmp_path / "r").exists() and (tmp_path / "notes" / "thesis.tex").read_text() == "precious"
