@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("xai_lab.training.commands", "evaluate a saved model on a dataset split"),
     "export": ("xai_lab.edge.commands", "export a trained model for a device (TensorFlow Lite, optionally int8)"),
     "explorer": ("xai_lab.app.serve", "start the clinician explorer web app on localhost"),
+    "landmarks": ("xai_lab.landmarks.commands", "find anatomical landmarks with a reinforcement-learning agent (train | run)"),
 }
 
 
